@@ -1,0 +1,132 @@
+#include "guard/net/ip_address.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace edgeguard {
+namespace {
+
+constexpr int kMaxAddressText = 64;
+
+int width(const IpAddress& ip) { return ip.is_v4() ? 32 : 128; }
+
+u128 low_mask(int host_bits) {
+  if (host_bits <= 0) return 0;
+  if (host_bits >= 128) return ~u128{0};
+  return (u128{1} << host_bits) - 1;
+}
+
+}  // namespace
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.empty() || text.size() >= kMaxAddressText) return std::nullopt;
+  char buf[kMaxAddressText];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  if (text.find(':') == std::string_view::npos) {
+    in_addr v4{};
+    if (inet_pton(AF_INET, buf, &v4) != 1) return std::nullopt;
+    return from_v4(ntohl(v4.s_addr));
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, buf, &v6) != 1) return std::nullopt;
+  std::array<std::uint8_t, 16> bytes{};
+  std::memcpy(bytes.data(), v6.s6_addr, 16);
+  return from_bytes(bytes);
+}
+
+IpAddress IpAddress::from_bytes(const std::array<std::uint8_t, 16>& bytes) {
+  u128 bits = 0;
+  for (std::uint8_t b : bytes) bits = (bits << 8) | b;
+  return IpAddress(bits);
+}
+
+std::array<std::uint8_t, 16> IpAddress::bytes() const {
+  std::array<std::uint8_t, 16> out{};
+  u128 bits = bits_;
+  for (int i = 15; i >= 0; --i) {
+    out[i] = static_cast<std::uint8_t>(bits);
+    bits >>= 8;
+  }
+  return out;
+}
+
+IpAddress IpAddress::masked(int prefix) const {
+  const int w = width(*this);
+  if (prefix >= w) return *this;
+  if (prefix < 0) prefix = 0;
+  return IpAddress(bits_ & ~low_mask(w - prefix));
+}
+
+bool IpAddress::is_private_or_local() const {
+  if (is_v4()) {
+    const std::uint32_t a = v4();
+    auto in = [a](std::uint32_t net, int len) { return (a >> (32 - len)) == (net >> (32 - len)); };
+    return in(0x00000000, 8) ||   // 0.0.0.0/8
+           in(0x0A000000, 8) ||   // 10/8
+           in(0x64400000, 10) ||  // 100.64/10 (CGNAT, the tailnet)
+           in(0x7F000000, 8) ||   // 127/8
+           in(0xA9FE0000, 16) ||  // 169.254/16
+           in(0xAC100000, 12) ||  // 172.16/12
+           in(0xC0A80000, 16);    // 192.168/16
+  }
+  const auto top16 = static_cast<std::uint16_t>(bits_ >> 112);
+  return bits_ == 0 || bits_ == 1 ||        // :: and ::1
+         (top16 & 0xfe00) == 0xfc00 ||      // fc00::/7 (ULA, the tailnet's fd7a:115c:a1e0::/48)
+         (top16 & 0xffc0) == 0xfe80;        // fe80::/10
+}
+
+std::size_t IpAddress::format(char* out) const {
+  if (is_v4()) {
+    in_addr v4addr{};
+    v4addr.s_addr = htonl(v4());
+    inet_ntop(AF_INET, &v4addr, out, INET_ADDRSTRLEN);
+  } else {
+    in6_addr v6{};
+    const auto b = bytes();
+    std::memcpy(v6.s6_addr, b.data(), 16);
+    inet_ntop(AF_INET6, &v6, out, INET6_ADDRSTRLEN);
+  }
+  return std::strlen(out);
+}
+
+std::string IpAddress::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  return std::string(buf, format(buf));
+}
+
+std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
+  auto fail = [&](const char* why) -> std::optional<Cidr> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  const auto slash = text.find('/');
+  const auto ip = IpAddress::parse(text.substr(0, slash));
+  if (!ip) return fail("not an IP address or CIDR");
+  Cidr cidr{*ip, ip->is_v4() ? 32 : 128};
+  if (slash != std::string_view::npos) {
+    const auto digits = text.substr(slash + 1);
+    int prefix = -1;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
+        prefix < 0 || prefix > (ip->is_v4() ? 32 : 128)) {
+      return fail("bad prefix length");
+    }
+    cidr.prefix = prefix;
+  }
+  if (cidr.address.masked(cidr.prefix) != cidr.address) {
+    return fail("host bits set: write the network address (e.g. 10.0.0.0/8)");
+  }
+  return cidr;
+}
+
+u128 Cidr::first() const { return address.bits(); }
+
+u128 Cidr::last() const {
+  const int w = address.is_v4() ? 32 : 128;
+  return address.bits() | low_mask(w - prefix);
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,53 @@
+#pragma once
+// Where rate-limit buckets live. The core asks one question per request: "do all these limits
+// admit this request?" A store either answers at once (local memory, a cached Redis deny, the
+// breaker's fallback) or, for Redis, later on the calling thread's event loop.
+//
+// Contract for every store: all limits are checked before any is charged, so a request denied by
+// one limit consumes no token from the others; `dry_run` checks without charging (explain).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "guard/limit/gcra.h"
+
+namespace edgeguard {
+
+struct LimitCall {
+  GcraRate rate;
+  std::string_view key;      // canonical bytes: scoped by route and limit name (core/limit_key.h)
+  std::uint64_t key_hash{};  // seeded hash of `key`, used by the local store
+};
+
+struct LimitOutcome {
+  bool allowed = true;
+  int denied_index = -1;            // which call denied (first one, in route order)
+  std::int64_t retry_after_ns = 0;  // of the denying call
+  std::int64_t remaining = 0;       // of the denying call, or the smallest among all when allowed
+  std::int64_t reset_ns = 0;
+  bool from_fallback = false;       // answered by on_error policy because the shared store failed
+};
+
+class LimitStore {
+ public:
+  using Completion = std::function<void(const LimitOutcome&)>;
+  virtual ~LimitStore() = default;
+
+  // Answers now if it can. `now_ns` is the caller's monotonic clock.
+  virtual std::optional<LimitOutcome> try_admit(std::span<const LimitCall> calls,
+                                                std::int64_t now_ns, bool dry_run) = 0;
+
+  // Called only when try_admit returned nullopt. Invokes `done` exactly once on the calling
+  // thread's event loop. `calls` (and the keys they view) must stay valid until then.
+  virtual void admit_async(std::span<const LimitCall> calls, std::int64_t now_ns, bool dry_run,
+                           Completion done) {
+    (void)calls, (void)now_ns, (void)dry_run, (void)done;
+  }
+
+  // Buckets currently held in this process (for edgeguard_local_buckets).
+  virtual std::size_t local_bucket_count() const = 0;
+};
+
+}  // namespace edgeguard
