@@ -1,0 +1,68 @@
+#include "guard/tailnet/node_directory.h"
+
+#include <algorithm>
+
+namespace edgeguard {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+NodeDirectory::NodeDirectory(std::vector<TailnetNode> nodes) {
+  entries_.reserve(nodes.size());
+  for (TailnetNode& node : nodes) {
+    DirectoryEntry entry;
+    for (const std::string& tag : node.tags) {
+      if (!entry.tags_header.empty()) entry.tags_header += ',';
+      entry.tags_header += tag;
+    }
+    entry.node = std::move(node);
+    entries_.push_back(std::move(entry));
+  }
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    for (const IpAddress& ip : entries_[i].node.addresses) {
+      index_.emplace_back(ip.bits(), static_cast<std::uint32_t>(i));
+    }
+  }
+  // Stable so that, for a duplicated address, the earlier node sorts first and is kept.
+  std::stable_sort(index_.begin(), index_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  index_.erase(std::unique(index_.begin(), index_.end(),
+                           [](const auto& a, const auto& b) { return a.first == b.first; }),
+               index_.end());
+}
+
+const DirectoryEntry* NodeDirectory::find_entry(const IpAddress& ip) const {
+  const u128 bits = ip.bits();
+  const auto it = std::lower_bound(index_.begin(), index_.end(), bits,
+                                   [](const auto& slot, u128 key) { return slot.first < key; });
+  if (it == index_.end() || it->first != bits) return nullptr;
+  return &entries_[it->second];
+}
+
+bool has_tag(const TailnetNode& node, std::string_view tag) {
+  return std::find(node.tags.begin(), node.tags.end(), tag) != node.tags.end();
+}
+
+bool has_any_tag(const TailnetNode& node, std::span<const std::string> wanted) {
+  return std::any_of(wanted.begin(), wanted.end(),
+                     [&](const std::string& tag) { return has_tag(node, tag); });
+}
+
+bool login_in(const TailnetNode& node, std::span<const std::string> logins) {
+  if (node.login.empty()) return false;
+  return std::any_of(logins.begin(), logins.end(),
+                     [&](const std::string& login) { return iequals(node.login, login); });
+}
+
+}  // namespace edgeguard
