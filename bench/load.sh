@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Load benchmark: edgeguard against the nginx peer (bench/peers/nginx/) on the same core, driven
+# by the same wrk script, with keep-alive and with a new connection per request (what Traefik
+# does beyond its 2 idle connections per auth host). See bench/README.md.
+#
+#   bench/load.sh [BUILD_DIR]        (default BUILD_DIR: <repo>/build-release)
+#
+# Environment (all optional):
+#   BENCH_DURATION=10s      wrk -d per run
+#   BENCH_CONNECTIONS=32    wrk -c per run
+#   BENCH_SERVER_CPU=1      core for edgeguard and nginx (one thread / one worker each)
+#   BENCH_CLIENT_CPU=0      core for wrk (one thread)
+#   BENCH_SCRIPTS=mix       wrk scripts to run: mix (bench/load/forwardauth_mix.lua), flood
+#   BENCH_MODES="keepalive close"
+#   BENCH_SEED=42           seed of the mix
+#   BENCH_SKIP_BUILD=1      use BUILD_DIR/guard/edgeguard as it is
+#   BENCH_KEEP=1            keep the scratch directory (configs, logs, raw wrk output)
+# Only 127.0.0.1 is used. Everything started here is stopped on exit.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${1:-$root/build-release}
+duration=${BENCH_DURATION:-10s}
+connections=${BENCH_CONNECTIONS:-32}
+server_cpu=${BENCH_SERVER_CPU:-1}
+client_cpu=${BENCH_CLIENT_CPU:-0}
+scripts=${BENCH_SCRIPTS:-mix}
+modes=${BENCH_MODES:-keepalive close}
+seed=${BENCH_SEED:-42}
+
+for tool in wrk nginx taskset curl python3 cmake ninja; do
+  command -v "$tool" >/dev/null || { echo "load.sh: $tool is required" >&2; exit 2; }
+done
+
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DEDGEGUARD_TESTS=OFF -DEDGEGUARD_BENCH=OFF >/dev/null
+  ninja -C "$build_dir" edgeguard
+fi
+edgeguard_bin=$build_dir/guard/edgeguard
+[[ -x "$edgeguard_bin" ]] || { echo "load.sh: no binary at $edgeguard_bin" >&2; exit 2; }
+
+run_dir=$(mktemp -d /tmp/edgeguard-bench.XXXXXX)
+started=()
+cleanup() {
+  local pid
+  for pid in "${started[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${started[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
+    echo "scratch directory kept: $run_dir" >&2
+  else
+    rm -rf "$run_dir"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Poll until URL answers (any HTTP status), at most 10 s.
+wait_http() {
+  local url=$1 pid=$2 deadline=$((SECONDS + 10))
+  until curl -s -o /dev/null --max-time 1 "$url"; do
+    kill -0 "$pid" 2>/dev/null || { echo "load.sh: server exited, see $run_dir" >&2; return 1; }
+    ((SECONDS < deadline)) || { echo "load.sh: $url not answering after 10 s" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+# --- edgeguard: the example policy, on free ports, one thread ---------------------------------
+eg_port=$(free_port)
+eg_admin_port=$(free_port)
+sed -e "s/^listen:.*/listen: 127.0.0.1:$eg_port/" \
+    -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$eg_admin_port/" \
+    -e "s/^threads:.*/threads: 1/" \
+    "$root/config/edgeguard.yaml" >"$run_dir/edgeguard.yaml"
+taskset -c "$server_cpu" "$edgeguard_bin" serve --config "$run_dir/edgeguard.yaml" \
+  >"$run_dir/edgeguard.log" 2>&1 &
+eg_pid=$!
+started+=("$eg_pid")
+
+# --- nginx peer: same policy, one worker -------------------------------------------------------
+ngx_port=$(free_port)
+sed -e "s#@LISTEN@#127.0.0.1:$ngx_port#" -e "s#@RUN_DIR@#$run_dir/nginx#g" \
+    -e "s#@WORKERS@#1#" -e "s#@PEER_DIR@#$root/bench/peers/nginx#g" \
+    "$root/bench/peers/nginx/nginx.conf.in" >"$run_dir/nginx.conf"
+mkdir -p "$run_dir/nginx"
+taskset -c "$server_cpu" nginx -e "$run_dir/nginx/error.log" -p "$run_dir/nginx" \
+  -c "$run_dir/nginx.conf" &
+ngx_pid=$!
+started+=("$ngx_pid")
+
+wait_http "http://127.0.0.1:$eg_admin_port/healthz" "$eg_pid"
+wait_http "http://127.0.0.1:$ngx_port/" "$ngx_pid"
+
+# CPU time (utime + stime, clock ticks) of a process and its direct children (nginx's worker).
+cpu_ticks() {
+  local total=0 pid t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+clk_tck=$(getconf CLK_TCK)
+
+# wrk latency like "334.00us", "5.12ms", "1.02s" -> microseconds
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000; else if (v ~ /s$/) m = 1000000; else m = 1
+    printf "%.0f", n * m }'
+}
+
+declare -A result
+# run NAME PORT PID SCRIPT MODE: fills result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,non2xx,errors}]
+run() {
+  local name=$1 port=$2 pid=$3 script=$4 mode=$5
+  local lua=$root/bench/load/forwardauth_mix.lua
+  [[ $script == flood ]] && lua=$root/bench/load/flood.lua
+  local extra=()
+  [[ $mode == close ]] && extra=(-H "Connection: close")
+  local out=$run_dir/wrk-$name-$script-$mode.txt
+  local before after
+  before=$(cpu_ticks "$pid")
+  taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "${extra[@]}" \
+    -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
+  after=$(cpu_ticks "$pid")
+  local requests rps p50 p99 non2xx errors
+  requests=$(awk '/requests in/ {print $1}' "$out")
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+  p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
+  p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
+  errors=$(awk '/Socket errors/ {sub(/^.*errors: /, ""); print}' "$out")
+  result[$name,$mode,$script,rps]=$rps
+  result[$name,$mode,$script,p50]=$p50
+  result[$name,$mode,$script,p99]=$p99
+  result[$name,$mode,$script,cpu]=$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
+    'BEGIN { printf "%.1f", d * 1000000 / hz / n }')
+  result[$name,$mode,$script,deny]=$(awk -v d="${non2xx:-0}" -v n="$requests" \
+    'BEGIN { printf "%.1f", 100 * d / n }')
+  [[ -n "$errors" ]] && echo "note: $name $script $mode socket errors: $errors" >&2
+  return 0
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo "edgeguard $("$edgeguard_bin" version 2>/dev/null | head -1 || true) vs $(nginx -v 2>&1 | sed 's/^nginx version: //')"
+echo "wrk -t1 -c$connections -d$duration on core $client_cpu; servers on core $server_cpu (1 thread/worker);" \
+  "$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo
+echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | non-2xx % |"
+echo "|---|---|---|---:|---:|---:|---:|---:|"
+turn=0
+for script in $scripts; do
+  for mode in $modes; do
+    # Alternate which server goes first, so neither always runs on a warmer (or busier) machine.
+    if ((turn++ % 2 == 0)); then
+      run edgeguard "$eg_port" "$eg_pid" "$script" "$mode"
+      run nginx "$ngx_port" "$ngx_pid" "$script" "$mode"
+    else
+      run nginx "$ngx_port" "$ngx_pid" "$script" "$mode"
+      run edgeguard "$eg_port" "$eg_pid" "$script" "$mode"
+    fi
+    label=$mode
+    [[ $mode == keepalive ]] && label=keep-alive
+    [[ $mode == close ]] && label="new conn/req"
+    for name in edgeguard nginx; do
+      echo "| $script | $label | $name | ${result[$name,$mode,$script,rps]} |" \
+        "${result[$name,$mode,$script,p50]} | ${result[$name,$mode,$script,p99]} |" \
+        "${result[$name,$mode,$script,cpu]} | ${result[$name,$mode,$script,deny]} |"
+    done
+    echo "| $script | $label | **ratio eg/nginx** |" \
+      "$(ratio "${result[edgeguard,$mode,$script,rps]}" "${result[nginx,$mode,$script,rps]}") |" \
+      "$(ratio "${result[edgeguard,$mode,$script,p50]}" "${result[nginx,$mode,$script,p50]}") |" \
+      "$(ratio "${result[edgeguard,$mode,$script,p99]}" "${result[nginx,$mode,$script,p99]}") |" \
+      "$(ratio "${result[edgeguard,$mode,$script,cpu]}" "${result[nginx,$mode,$script,cpu]}") | |"
+  done
+done

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The nginx peer of the load benchmark gives the same verdicts as edgeguard.
+
+bench/load.sh compares edgeguard with bench/peers/nginx/nginx.conf.in; the comparison is only
+fair if both enforce the same policy. This starts `edgeguard serve` on config/edgeguard.yaml and
+the nginx peer on free 127.0.0.1 ports, sends both the same ForwardAuth calls (routes, methods,
+hosts with case and port, X-Forwarded-For spoofing, admin UIs from allowed and other networks, a
+login burst and an ERP burst from one address, the office bypass) and checks, call by call, that
+both answer the status the policy says.
+
+  verdict_test.py --edgeguard BIN --source REPO_ROOT [--nginx /usr/sbin/nginx]
+"""
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SN = "auth.securenexus.net"
+LOGIN = "/api/v3/flows/executor/default-authentication-flow/?query=next%3D%252F"
+FLOW = "/if/flow/default-authentication-flow/"
+TOKEN = "/application/o/token/"
+OUTPOST = "/outpost.goauthentik.io/auth/traefik"
+ERP = "erp.byrne-accounts.org"
+
+
+def calls():
+    """(label, method, host, uri, x-forwarded-for, expected status) in sending order."""
+    c = []
+    add = lambda *a: c.append(a)
+    # authentik-outpost: never limited, and it comes before the admin route.
+    add("outpost auth", "GET", SN, OUTPOST, "198.51.100.1", 200)
+    add("outpost on grafana, outsider", "GET", "grafana.securenexus.net", OUTPOST, "8.8.8.8", 200)
+    add("outpost POST", "POST", "wiki.securenexus.net", "/outpost.goauthentik.io/callback?code=1",
+        "8.8.4.4", 200)
+    # authentik-login: per-ip 10/min burst 5 -> the 6th call in a row is refused.
+    for i in range(5):
+        add(f"login burst {i + 1}", "POST", SN, LOGIN, "198.51.100.7", 200)
+    for i in range(5, 8):
+        add(f"login burst {i + 1}", "POST", SN, LOGIN, "198.51.100.7", 429)
+    add("login, other address", "POST", SN, LOGIN, "198.51.100.8", 200)
+    add("token endpoint", "POST", SN, TOKEN, "198.51.100.9", 200)
+    add("token endpoint, limited address", "POST", SN, TOKEN, "198.51.100.7", 429)
+    add("= flow page", "POST", SN, FLOW, "198.51.100.10", 200)
+    add("= flow page with query", "POST", SN, FLOW + "?next=%2F", "198.51.100.10", 200)
+    add("= flow page is exact", "POST", SN, FLOW + "extra", "198.51.100.7", 200)
+    add("login route is POST only", "GET", SN, LOGIN, "198.51.100.7", 200)
+    add("rightmost XFF decides (limited)", "POST", SN, LOGIN, "1.1.1.1, 198.51.100.7", 429)
+    add("rightmost XFF decides (fresh)", "POST", SN, LOGIN, "198.51.100.7, 198.51.100.11", 200)
+    add("host is case-insensitive", "POST", "AUTH.SecureNexus.net", LOGIN, "198.51.100.7", 429)
+    add("host port is stripped", "POST", SN + ":443", LOGIN, "198.51.100.7", 429)
+    add("login from IPv6", "POST", SN, LOGIN, "2001:db8:1::1", 200)
+    add("login path prefix", "POST", SN, "/api/v3/flows/executor/other/", "198.51.100.7", 429)
+    add("not the login prefix", "POST", SN, "/api/v3/flows/instances/", "198.51.100.7", 200)
+    # admin: allow_ips [admins] = 100.64.0.0/10, fd7a:115c:a1e0::/48, 192.168.1.0/24.
+    add("admin, public address", "GET", "grafana.securenexus.net", "/d/x", "8.8.8.8", 403)
+    add("admin, tailnet address", "GET", "grafana.securenexus.net", "/d/x", "100.64.1.1", 200)
+    add("admin, end of 100.64/10", "GET", "portainer.securenexus.net", "/", "100.127.255.254", 200)
+    add("admin, past 100.64/10", "GET", "portainer.securenexus.net", "/", "100.128.0.1", 403)
+    add("admin wildcard, tailnet v6", "GET", "prometheus.admin.securenexus.net", "/graph",
+        "fd7a:115c:a1e0::1", 200)
+    add("admin wildcard, other v6", "GET", "prometheus.admin.securenexus.net", "/graph",
+        "fd7a:115c:a1e1::1", 403)
+    add("admin, admin LAN", "POST", "grafana.securenexus.net", "/api/ds/query", "192.168.1.20", 200)
+    add("admin, next LAN", "GET", "grafana.securenexus.net", "/", "192.168.2.20", 403)
+    add("admin, spoofed leftmost XFF", "GET", "grafana.securenexus.net", "/", "100.64.0.1, 8.8.8.8",
+        403)
+    add("admin, real rightmost XFF", "GET", "grafana.securenexus.net", "/", "8.8.8.8, 100.64.0.1",
+        200)
+    # No route: default allow.
+    add("no route host", "GET", "www.example.org", "/", "8.8.8.8", 200)
+    add("no route, securenexus apex", "GET", "securenexus.net", "/", "8.8.8.8", 200)
+    add("no route, other subdomain path", "GET", "wiki.securenexus.net", "/page", "8.8.8.8", 200)
+    # erp: per-ip 300/min burst 60, the office bypasses it.
+    add("erp page", "GET", ERP, "/app/sales-invoice", "198.51.100.20", 200)
+    add("pos api", "POST", "pos.byrne-accounts.org", "/api/method/x", "198.51.100.21", 200)
+    for i in range(60):
+        add(f"erp burst {i + 1}", "GET", ERP, "/app", "198.51.100.30", 200)
+    add("erp burst 61", "GET", ERP, "/app", "198.51.100.30", 429)
+    add("erp burst 62", "GET", "pos.byrne-accounts.org", "/app", "198.51.100.30", 429)
+    for i in range(62):
+        add(f"erp office {i + 1}", "GET", ERP, "/app", "203.0.113.5", 200)
+    return c
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port, path, proc, what, deadline_s=10.0):
+    deadline = time.monotonic() + deadline_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} not answering on port {port} after {deadline_s} s")
+            time.sleep(0.02)
+
+
+def ask(conn, method, host, uri, xff):
+    conn.request("GET", "/", headers={
+        "X-Forwarded-Method": method, "X-Forwarded-Proto": "https", "X-Forwarded-Host": host,
+        "X-Forwarded-Uri": uri, "X-Forwarded-For": xff, "X-Forwarded-Port": "443",
+        "User-Agent": "verdict-test"})
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--edgeguard", required=True)
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="edgeguard-peers.")
+    procs = []
+    try:
+        eg_port, eg_admin, ngx_port = free_port(), free_port(), free_port()
+        with open(os.path.join(args.source, "config/edgeguard.yaml")) as f:
+            lines = []
+            for line in f:
+                if line.startswith("listen:"):
+                    line = f"listen: 127.0.0.1:{eg_port}\n"
+                elif line.startswith("admin_listen:"):
+                    line = f"admin_listen: 127.0.0.1:{eg_admin}\n"
+                elif line.startswith("threads:"):
+                    line = "threads: 1\n"
+                lines.append(line)
+        with open(os.path.join(work, "edgeguard.yaml"), "w") as f:
+            f.writelines(lines)
+
+        peer_dir = os.path.join(args.source, "bench/peers/nginx")
+        ngx_run = os.path.join(work, "nginx")
+        os.mkdir(ngx_run)
+        with open(os.path.join(peer_dir, "nginx.conf.in")) as f:
+            conf = (f.read().replace("@LISTEN@", f"127.0.0.1:{ngx_port}")
+                    .replace("@RUN_DIR@", ngx_run).replace("@WORKERS@", "1")
+                    .replace("@PEER_DIR@", peer_dir))
+        with open(os.path.join(work, "nginx.conf"), "w") as f:
+            f.write(conf)
+
+        eg_log = open(os.path.join(work, "edgeguard.log"), "w")
+        procs.append(subprocess.Popen(
+            [args.edgeguard, "serve", "--config", os.path.join(work, "edgeguard.yaml")],
+            stdout=eg_log, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen(
+            [args.nginx, "-e", os.path.join(ngx_run, "error.log"), "-p", ngx_run, "-c",
+             os.path.join(work, "nginx.conf")]))
+        wait_http(eg_admin, "/healthz", procs[0], "edgeguard")
+        wait_http(ngx_port, "/", procs[1], "nginx")
+
+        eg = http.client.HTTPConnection("127.0.0.1", eg_port, timeout=5)
+        ngx = http.client.HTTPConnection("127.0.0.1", ngx_port, timeout=5)
+        # Interleaved on kept-alive connections: each burst is over in a few milliseconds, far
+        # below the 200 ms the fastest limit (erp, 300/min) needs to give a token back.
+        failures = []
+        sample = calls()
+        start = time.monotonic()
+        for label, method, host, uri, xff, want in sample:
+            got_eg = ask(eg, method, host, uri, xff)
+            got_ngx = ask(ngx, method, host, uri, xff)
+            if not (got_eg == got_ngx == want):
+                failures.append(f"{label}: {method} {host}{uri} from {xff}: "
+                                f"expected {want}, edgeguard {got_eg}, nginx {got_ngx}")
+        elapsed_ms = (time.monotonic() - start) * 1000
+        print(f"{len(sample)} calls to each server in {elapsed_ms:.0f} ms")
+        for f in failures:
+            print("MISMATCH " + f)
+        if failures:
+            eg_log.flush()
+            print("--- edgeguard log (tail) ---")
+            with open(os.path.join(work, "edgeguard.log")) as f:
+                print("".join(f.readlines()[-20:]))
+            return 1
+        print("all verdicts equal")
+        return 0
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
