@@ -1,0 +1,171 @@
+#include "guard/core/decide.h"
+
+#include <algorithm>
+#include <string>
+
+namespace edgeguard {
+namespace {
+
+void note(Trace* trace, const char* rule, const char* result, std::string detail = {}) {
+  if (trace != nullptr) trace->push_back({rule, result, std::move(detail)});
+}
+
+template <typename T, typename V>
+bool contains(const std::vector<T>& list, const V& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// A rule's "no": enforced, or recorded as shadow and evaluation goes on.
+// Returns true when evaluation must stop (an enforced deny).
+bool deny(Decision& d, const Route& route, bool rule_shadow, Reason reason, const char* rule) {
+  if (route.mode == Mode::shadow || rule_shadow) {
+    if (d.verdict == Verdict::allow) {
+      d.verdict = Verdict::shadow_deny;
+      d.reason = reason;
+      d.rule = rule;
+    }
+    return false;
+  }
+  d.verdict = Verdict::deny;
+  d.reason = reason;
+  d.rule = rule;
+  return true;
+}
+
+// Why the tailnet rule refuses this node, or nullptr when it admits it.
+const char* tailnet_refusal(const TailnetRule& rule, const TailnetNode* node) {
+  if (node == nullptr) return "not an enrolled node";
+  if (!rule.tags.empty()) {
+    const bool tagged = std::any_of(node->tags.begin(), node->tags.end(),
+                                    [&](const std::string& t) { return contains(rule.tags, t); });
+    if (!tagged) return "node has none of the required tags";
+  }
+  if (!rule.users.empty() && !contains(rule.users, node->login)) {
+    return "node's user is not allowed";
+  }
+  return nullptr;
+}
+
+// Why the geo rule refuses this client, or nullptr when it admits it.
+const char* geo_refusal(const GeoRule& rule, const Facts& facts) {
+  const GeoFacts& g = facts.geo;
+  const bool judge_country = !rule.allow_countries.empty() || !rule.deny_countries.empty();
+  const bool judge_asn = !rule.allow_asns.empty() || !rule.deny_asns.empty();
+  if (judge_country) {
+    if (!g.has_country()) {
+      if (!rule.unknown_allow) return "country unknown";
+    } else {
+      const std::string_view country(g.country);
+      if (!rule.allow_countries.empty() && !contains(rule.allow_countries, country)) {
+        return "country not allowed";
+      }
+      if (contains(rule.deny_countries, country)) return "country denied";
+    }
+  }
+  if (judge_asn) {
+    if (!g.has_asn()) {
+      if (!rule.unknown_allow) return "ASN unknown";
+    } else {
+      if (!rule.allow_asns.empty() && !contains(rule.allow_asns, g.asn)) return "ASN not allowed";
+      if (contains(rule.deny_asns, g.asn)) return "ASN denied";
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool caller_allowed(const Policy& policy, const IpAddress& peer) {
+  return policy.callers.contains(peer);
+}
+
+Decision caller_denied(const Policy& policy) {
+  Decision d;
+  d.verdict = Verdict::deny;
+  d.reason = Reason::caller;
+  d.rule = "callers";
+  d.route = &policy.default_route;
+  return d;
+}
+
+bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* trace) {
+  d.route = &route;
+  note(trace, "route", route.name.c_str());
+  const IpAddress& ip = facts.client_ip;
+
+  if (!route.bypass.empty() && route.bypass.contains(ip)) {
+    d.rule = "bypass";
+    note(trace, "bypass", "allow", "client in bypass set: every rule below is skipped");
+    return false;
+  }
+  if (route.is_default) {
+    if (route.default_deny) {
+      deny(d, route, false, Reason::default_deny, "default");
+      note(trace, "default", "deny", "no route matched and default is deny");
+      return false;
+    }
+    note(trace, "default", "allow", "no route matched and default is allow");
+    return false;
+  }
+  if (!route.deny_ips.empty() && route.deny_ips.contains(ip)) {
+    note(trace, "deny_ips", "deny", "client in deny_ips");
+    if (deny(d, route, false, Reason::ip, "deny_ips")) return false;
+  }
+  if (route.has_allow_ips && !route.allow_ips.contains(ip)) {
+    note(trace, "allow_ips", "deny", "client not in allow_ips");
+    if (deny(d, route, false, Reason::ip, "allow_ips")) return false;
+  }
+  if (route.tailnet) {
+    if (const char* why = tailnet_refusal(*route.tailnet, facts.node)) {
+      note(trace, "tailnet", "deny", why);
+      if (deny(d, route, route.tailnet->shadow, Reason::tailnet, "tailnet")) return false;
+    } else {
+      note(trace, "tailnet", "pass", "node " + facts.node->name);
+    }
+  }
+  if (route.geo) {
+    if (ip.is_private_or_local()) {
+      note(trace, "geo", "pass", "private, loopback or tailnet address: not judged by country");
+    } else if (const char* why = geo_refusal(*route.geo, facts)) {
+      note(trace, "geo", "deny", why);
+      if (deny(d, route, route.geo->shadow, Reason::geo, "geo")) return false;
+    } else {
+      note(trace, "geo", "pass");
+    }
+  }
+  return !route.limits.empty();
+}
+
+void apply_limits(const Route& route, const LimitOutcome& outcome, Decision& d, Trace* trace) {
+  d.store_fallback = outcome.from_fallback;
+  d.remaining = outcome.remaining;
+  d.reset_ns = outcome.reset_ns;
+  if (outcome.allowed) {
+    note(trace, "limits", "pass", "remaining " + std::to_string(outcome.remaining));
+    return;
+  }
+  d.limit_index = outcome.denied_index;
+  d.retry_after_ns = outcome.retry_after_ns;
+  const bool known = outcome.denied_index >= 0 &&
+                     static_cast<std::size_t>(outcome.denied_index) < route.limits.size();
+  note(trace, "limits", "deny",
+       (known ? route.limits[outcome.denied_index].name : std::string("?")) + ": retry after " +
+           std::to_string(retry_after_seconds(outcome.retry_after_ns)) + "s");
+  deny(d, route, false, Reason::rate_limit, "limit");
+}
+
+Decision decide(const Policy& policy, const ForwardRequest& request, const Facts& facts,
+                LimitStore& store, std::int64_t now_ns, bool dry_run, Trace* trace) {
+  const Route& route = policy.match(request.host, request.path, request.method);
+  Decision d;
+  if (!evaluate_rules(route, facts, d, trace)) return d;
+  LimitCalls calls;
+  build_limit_calls(route, request, facts, policy.client_ip.ipv6_prefix, calls);
+  const auto outcome = store.try_admit(calls.view(), now_ns, dry_run);
+  // A store that cannot answer at once (Redis) is driven by the server; decide() needs one
+  // that can, so this only guards against misuse.
+  apply_limits(route, outcome.value_or(LimitOutcome{}), d, trace);
+  return d;
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,57 @@
+#pragma once
+// What the core answers: the verdict, the rule that decided and why, and for rate limits the
+// numbers the response headers carry. Plain data; the HTTP layer turns it into a response.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "guard/geoip/geo_facts.h"
+#include "guard/net/ip_address.h"
+#include "guard/policy/policy.h"
+#include "guard/tailnet/tailnet_node.h"
+
+namespace edgeguard {
+
+enum class Verdict : std::uint8_t { allow, deny, shadow_deny };
+
+// Why a request was denied (or would have been). Also the `reason` label of the decision metric.
+enum class Reason : std::uint8_t { none, caller, ip, tailnet, geo, rate_limit, default_deny };
+inline constexpr int kReasonCount = 7;
+
+// Facts about the client, resolved by adapters before the core runs.
+struct Facts {
+  IpAddress client_ip;
+  GeoFacts geo;
+  const TailnetNode* node = nullptr;
+};
+
+struct Decision {
+  Verdict verdict = Verdict::allow;
+  Reason reason = Reason::none;
+  const Route* route = nullptr;
+  const char* rule = "none";  // bypass | deny_ips | allow_ips | tailnet | geo | limit | default | none
+  int limit_index = -1;       // the limit that denied (or came nearest, when allowed)
+  std::int64_t retry_after_ns = 0;
+  std::int64_t remaining = -1;  // tokens left in the tightest limit; -1 when no limit ran
+  std::int64_t reset_ns = 0;
+  bool store_fallback = false;  // a shared store failed and on_error answered
+
+  bool allowed() const { return verdict != Verdict::deny; }
+  // HTTP status for the response: 200, or the route's configured deny statuses.
+  int status() const;
+};
+
+// A step of the decision, for `edgeguard explain`. Only built when asked for.
+struct TraceStep {
+  std::string rule;
+  std::string result;
+  std::string detail;
+};
+using Trace = std::vector<TraceStep>;
+
+const char* to_string(Verdict v);
+const char* to_string(Reason r);
+// Retry-After is whole seconds, rounded up, and at least 1 for a denial.
+std::int64_t retry_after_seconds(std::int64_t retry_after_ns);
+
+}  // namespace edgeguard

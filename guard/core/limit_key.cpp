@@ -1,0 +1,124 @@
+#include "guard/core/limit_key.h"
+
+#include <charconv>
+#include <cstring>
+#include <random>
+
+namespace edgeguard {
+namespace {
+
+constexpr char kSeparator = '\x1f';
+// Header values longer than this are keyed by their hash: a key stays small and bounded.
+constexpr std::size_t kMaxHeaderKeyBytes = 128;
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ULL;
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ULL;
+  x ^= x >> 32;
+  return x;
+}
+
+class KeyWriter {
+ public:
+  explicit KeyWriter(std::span<char> buffer) : buf_(buffer) {}
+  void put(std::string_view s) {
+    const std::size_t n = std::min(s.size(), buf_.size() - pos_);
+    std::memcpy(buf_.data() + pos_, s.data(), n);
+    pos_ += n;
+  }
+  void put(char c) {
+    if (pos_ < buf_.size()) buf_[pos_++] = c;
+  }
+  void put_hex(std::uint64_t v) {
+    char tmp[16];
+    auto [end, ec] = std::to_chars(tmp, tmp + sizeof tmp, v, 16);
+    (void)ec;
+    put(std::string_view(tmp, static_cast<std::size_t>(end - tmp)));
+  }
+  void put_ip(const IpAddress& ip) {
+    char tmp[64];
+    put(std::string_view(tmp, ip.format(tmp)));
+  }
+  std::size_t size() const { return pos_; }
+  char* data() { return buf_.data(); }
+
+ private:
+  std::span<char> buf_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::uint64_t key_hash_seed() {
+  static const std::uint64_t seed = [] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }();
+  return seed;
+}
+
+std::uint64_t hash_key(std::string_view key, std::uint64_t seed) {
+  std::uint64_t h = mix(seed ^ (key.size() * 0x9e3779b97f4a7c15ULL));
+  std::size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    std::uint64_t chunk;
+    std::memcpy(&chunk, key.data() + i, 8);
+    h = mix(h ^ chunk);
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, key.data() + i, key.size() - i);
+  return mix(h ^ tail ^ 0x5bd1e995ULL);
+}
+
+void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
+                       int ipv6_prefix, LimitCalls& out) {
+  out.count = 0;
+  const std::uint64_t seed = key_hash_seed();
+  std::span<char> free(out.buffer);
+  for (const LimitPolicy& limit : route.limits) {
+    if (out.count == kMaxLimitsPerRoute) break;
+    KeyWriter w(free);
+    w.put(limit.key_prefix);
+    for (const KeyPart& part : limit.key) {
+      w.put(kSeparator);
+      switch (part.kind) {
+        case KeyPart::Kind::client_ip:
+          w.put_ip(facts.client_ip.is_v4() ? facts.client_ip
+                                           : facts.client_ip.masked(ipv6_prefix));
+          break;
+        case KeyPart::Kind::route:
+          break;  // the prefix already names the route
+        case KeyPart::Kind::host:
+          w.put(request.host);
+          break;
+        case KeyPart::Kind::header: {
+          const std::string_view v = request.key_headers[part.header_slot];
+          if (v.size() <= kMaxHeaderKeyBytes) {
+            w.put(v);
+          } else {
+            w.put('#');
+            w.put_hex(hash_key(v, 0));
+          }
+          break;
+        }
+      }
+    }
+    LimitCall& call = out.calls[out.count++];
+    call.rate = limit.rate;
+    call.key = std::string_view(w.data(), w.size());
+    call.key_hash = hash_key(call.key, seed);
+    free = free.subspan(w.size());
+  }
+}
+
+std::string_view key_value(std::string_view key) {
+  const auto first = key.find(kSeparator);
+  if (first == std::string_view::npos) return key;
+  const auto second = key.find(kSeparator, first + 1);
+  if (second == std::string_view::npos) return {};
+  return key.substr(second + 1);
+}
+
+}  // namespace edgeguard

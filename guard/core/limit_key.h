@@ -1,0 +1,37 @@
+#pragma once
+// A limit's bucket key: route name, limit name and the key parts the limit counts by, in one
+// canonical byte string ("route\x1flimit\x1f203.0.113.7"), plus its seeded 64-bit hash for the
+// local store. Built into a caller-owned buffer: no allocation per request.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "guard/core/decision.h"
+#include "guard/request/forward_request.h"
+#include "guard/store/store.h"
+
+namespace edgeguard {
+
+inline constexpr std::size_t kMaxLimitsPerRoute = 8;
+inline constexpr std::size_t kKeyBufferBytes = 4096;
+
+struct LimitCalls {
+  std::array<LimitCall, kMaxLimitsPerRoute> calls{};
+  std::size_t count = 0;
+  std::array<char, kKeyBufferBytes> buffer{};
+  std::span<const LimitCall> view() const { return {calls.data(), count}; }
+};
+
+// Seed of the key hash; random per process so clients cannot aim at collisions.
+std::uint64_t key_hash_seed();
+std::uint64_t hash_key(std::string_view key, std::uint64_t seed);
+
+// Fills `out` with one call per limit of `route`.
+void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
+                       int ipv6_prefix, LimitCalls& out);
+
+// The human-readable part of a key (what follows route and limit name), for logs and replay.
+std::string_view key_value(std::string_view key);
+
+}  // namespace edgeguard

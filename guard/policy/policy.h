@@ -1,0 +1,159 @@
+#pragma once
+// The compiled policy: everything the YAML said, validated and turned into the shapes the
+// decision needs (CIDR sets, integer nanosecond rates, method bitmasks, precompiled matchers).
+// Built once by config/ and shared immutably by every thread; a reload builds a new one.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "guard/limit/gcra.h"
+#include "guard/net/cidr_set.h"
+
+namespace edgeguard {
+
+enum class Mode : std::uint8_t { enforce, shadow };
+
+struct Responses {
+  int rate_limited = 429;
+  int forbidden = 403;
+};
+
+struct PathMatcher {
+  enum class Kind : std::uint8_t { prefix, exact, regex } kind = Kind::prefix;
+  std::string text;  // the prefix or exact path, already normalised
+  std::shared_ptr<const std::regex> regex;
+  bool matches(std::string_view path) const;
+};
+
+// What a limit counts by. A limit's key is the list of these parts.
+struct KeyPart {
+  enum class Kind : std::uint8_t { client_ip, route, host, header } kind = Kind::client_ip;
+  int header_slot = -1;  // for `header:NAME`: index into ForwardRequest::key_headers
+};
+
+struct LimitPolicy {
+  std::string name;
+  GcraRate rate;
+  double average = 0;
+  std::int64_t period_ns = 0;
+  std::vector<KeyPart> key;
+  bool shadow = false;
+  std::string rate_limit_policy;  // precomputed `"per-ip";q=10;w=60` for RateLimit-Policy
+  std::string key_prefix;         // "route\x1flimit": keys are scoped by route and limit name
+};
+
+struct GeoRule {
+  std::vector<std::string> allow_countries;  // empty = no allow-list
+  std::vector<std::string> deny_countries;
+  std::vector<std::uint32_t> allow_asns;
+  std::vector<std::uint32_t> deny_asns;
+  bool unknown_allow = true;
+  bool shadow = false;
+};
+
+struct TailnetRule {
+  bool require_enrolled = true;
+  std::vector<std::string> tags;   // any of them
+  std::vector<std::string> users;  // login names, any of them
+  bool shadow = false;
+};
+
+struct Route {
+  std::string name;
+  std::vector<std::string> exact_hosts;     // "auth.example.com"
+  std::vector<std::string> host_suffixes;   // from "*.example.com": ".example.com"
+  std::vector<PathMatcher> paths;           // empty = every path
+  std::uint32_t method_mask = 0;            // 0 = every method
+  std::vector<std::string> other_methods;   // methods outside the bitmask
+  Mode mode = Mode::enforce;
+  CidrSet bypass;
+  CidrSet deny_ips;
+  CidrSet allow_ips;
+  bool has_allow_ips = false;
+  std::optional<TailnetRule> tailnet;
+  std::optional<GeoRule> geo;
+  std::vector<LimitPolicy> limits;
+  Responses responses;
+  bool is_default = false;
+  bool default_deny = false;  // only for the implicit default route
+
+  bool matches_host(std::string_view host) const;
+  bool matches_method(std::string_view method) const;
+  bool matches_path(std::string_view path) const;
+};
+
+enum class StoreType : std::uint8_t { local, redis };
+enum class OnError : std::uint8_t { local, allow, deny };
+
+struct RedisSettings {
+  std::string address;              // host:port
+  std::vector<std::string> nodes;   // Redis Cluster seed nodes
+  std::string username;
+  std::string password_file;
+  int db = 0;
+  std::int64_t timeout_ns = 20'000'000;
+  OnError on_error = OnError::local;
+};
+
+struct StoreSettings {
+  StoreType type = StoreType::local;
+  std::size_t max_buckets = 1'000'000;
+  RedisSettings redis;
+};
+
+struct GeoIpSettings {
+  std::string country_db;
+  std::string asn_db;
+  std::string country_field;
+};
+
+struct TailnetSettings {
+  std::vector<Cidr> ranges;
+  std::string format;                 // tailscale-status | tailscale-api | headscale | list
+  std::string file;
+  std::vector<std::string> command;
+  std::int64_t refresh_ns = 30'000'000'000;
+  bool configured = false;
+};
+
+struct ClientIpSettings {
+  std::string header = "X-Forwarded-For";
+  int depth = 1;
+  int ipv6_prefix = 64;
+  std::optional<CidrSet> trusted_hops;
+};
+
+struct LogSettings {
+  bool allow = false;        // log allowed decisions too
+  double allow_sample = 1.0; // fraction of them
+};
+
+struct Policy {
+  std::string source_path;
+  std::string listen = "127.0.0.1:8080";
+  std::string admin_listen = "127.0.0.1:9090";
+  int threads = 0;
+  CidrSet callers;
+  ClientIpSettings client_ip;
+  Responses responses;
+  StoreSettings store;
+  GeoIpSettings geoip;
+  TailnetSettings tailnet;
+  LogSettings log;
+  std::vector<Route> routes;
+  Route default_route;  // name "default"; allow or deny
+  std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)
+  bool needs_geo = false;
+  bool needs_tailnet = false;
+
+  // The first route (in file order) whose hosts, paths and methods all match; else default.
+  const Route& match(std::string_view host, std::string_view path, std::string_view method) const;
+};
+
+// Bit for a method in Route::method_mask, or 0 for a method outside the common set.
+std::uint32_t method_bit(std::string_view method);
+
+}  // namespace edgeguard

@@ -1,0 +1,63 @@
+#pragma once
+// A ForwardAuth call reduced to what the policy reads: the original request's method, host, path
+// and client address, taken from the X-Forwarded-* headers the proxy set. Everything here is a
+// view into storage owned by the caller (the HTTP session or a test); nothing allocates.
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+#include "guard/net/ip_address.h"
+#include "guard/request/client_ip.h"
+
+namespace edgeguard {
+
+// Limit keys may name request headers (`key: header:X-Tenant`); a policy may use this many.
+inline constexpr std::size_t kMaxKeyHeaders = 4;
+// Longest X-Forwarded-Uri/-Host accepted; the HTTP layer's header limit is below this anyway.
+inline constexpr std::size_t kMaxUriBytes = 8192;
+inline constexpr std::size_t kMaxHostBytes = 256;
+
+// Header values as received (views; absent headers are empty).
+struct ForwardHeaders {
+  std::string_view method;     // X-Forwarded-Method
+  std::string_view host;       // X-Forwarded-Host
+  std::string_view uri;        // X-Forwarded-Uri: escaped path, "?", raw query
+  std::string_view proto;      // X-Forwarded-Proto
+  std::string_view client_ip;  // the client_ip.header (default X-Forwarded-For)
+  std::array<std::string_view, kMaxKeyHeaders> key_headers{};
+  bool method_present = false, host_present = false, uri_present = false;
+  bool client_ip_present = false;
+};
+
+// Storage for the normalised host and path: one per session, reused for every request.
+struct RequestScratch {
+  std::array<char, kMaxHostBytes> host;
+  std::array<char, kMaxUriBytes> path;
+  std::array<char, 16> method;
+};
+
+struct ForwardRequest {
+  std::string_view method;  // upper case
+  std::string_view host;    // lower case, no port, no trailing dot
+  std::string_view path;    // normalised for matching
+  std::string_view raw_uri; // as received (logs)
+  IpAddress client_ip;
+  std::array<std::string_view, kMaxKeyHeaders> key_headers{};
+};
+
+struct BadRequest {
+  std::string_view header;   // which header, e.g. "X-Forwarded-Uri"
+  std::string_view problem;  // what is wrong with it, e.g. "is missing"
+};
+
+struct ParseOutcome {
+  ForwardRequest request;
+  BadRequest bad;
+  bool ok() const { return bad.header.empty(); }
+};
+
+// `client_ip_header` names the header for error messages.
+ParseOutcome parse_forward_request(const ForwardHeaders& headers, std::string_view client_ip_header,
+                                   const ClientIpStrategy& strategy, RequestScratch& scratch);
+
+}  // namespace edgeguard

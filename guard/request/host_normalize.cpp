@@ -1,0 +1,54 @@
+#include "guard/request/host_normalize.h"
+
+namespace edgeguard {
+namespace {
+
+bool is_port(std::string_view digits) {
+  if (digits.empty() || digits.size() > 5) return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool is_host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+}  // namespace
+
+std::size_t normalize_host(std::string_view host, char* out) {
+  if (host.empty()) return 0;
+  std::size_t n = 0;
+  if (host.front() == '[') {  // IPv6 literal, optionally with a port
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return 0;
+    const auto rest = host.substr(close + 1);
+    if (!rest.empty() && (rest.front() != ':' || !is_port(rest.substr(1)))) return 0;
+    for (std::size_t i = 0; i <= close; ++i) {
+      const char c = lower(host[i]);
+      const bool ok = c == '[' || c == ']' || c == ':' || c == '.' || (c >= '0' && c <= '9') ||
+                      (c >= 'a' && c <= 'f');
+      if (!ok) return 0;
+      out[n++] = c;
+    }
+    return n;
+  }
+  const auto colon = host.rfind(':');
+  if (colon != std::string_view::npos) {
+    if (!is_port(host.substr(colon + 1))) return 0;
+    host = host.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.empty()) return 0;
+  for (char c : host) {
+    c = lower(c);
+    if (!is_host_char(c)) return 0;
+    out[n++] = c;
+  }
+  return n;
+}
+
+}  // namespace edgeguard

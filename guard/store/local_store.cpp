@@ -1,0 +1,148 @@
+#include "guard/store/local_store.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace edgeguard {
+namespace {
+
+constexpr std::size_t kInitialSlots = 64;
+// Probes a new key may look at for a victim when its shard is full of live buckets.
+constexpr std::size_t kEvictionWindow = 16;
+
+}  // namespace
+
+LocalLimitStore::LocalLimitStore(std::size_t max_buckets) {
+  max_live_per_shard_ = std::max<std::size_t>(max_buckets / kShards, 4);
+  // Keep the table at most 3/4 full of live buckets.
+  max_slots_per_shard_ = std::bit_ceil(max_live_per_shard_ * 4 / 3 + 1);
+  for (auto& s : shards_) {
+    s.slots.assign(std::min(kInitialSlots, max_slots_per_shard_), Slot{});
+  }
+}
+
+void LocalLimitStore::rebuild(Shard& shard, std::int64_t now) {
+  std::size_t live = 0;
+  for (const Slot& s : shard.slots) {
+    if (s.key != 0 && s.tat > now) ++live;
+  }
+  std::size_t capacity = shard.slots.size();
+  while (live * 2 >= capacity && capacity < max_slots_per_shard_) capacity *= 2;
+  std::vector<Slot> fresh(capacity);
+  const std::size_t mask = capacity - 1;
+  for (const Slot& s : shard.slots) {
+    if (s.key == 0 || s.tat <= now) continue;
+    std::size_t i = s.key & mask;
+    while (fresh[i].key != 0) i = (i + 1) & mask;
+    fresh[i] = s;
+  }
+  shard.slots = std::move(fresh);
+  shard.used = live;
+  shard.ops_since_rebuild = 0;
+  shard.live_hint.store(live, std::memory_order_relaxed);
+}
+
+LocalLimitStore::Slot* LocalLimitStore::find_or_insert(Shard& shard, std::uint64_t key,
+                                                       std::int64_t now) {
+  // Rebuilding costs O(slots); doing it at most once per slots/4 operations keeps it O(1)
+  // amortised even when a shard stays full of live buckets under a flood of new keys.
+  ++shard.ops_since_rebuild;
+  if (shard.used * 4 >= shard.slots.size() * 3 &&
+      shard.ops_since_rebuild * 4 >= shard.slots.size()) {
+    rebuild(shard, now);
+  }
+  const std::size_t mask = shard.slots.size() - 1;
+  Slot* reusable = nullptr;  // first refilled slot on the probe path
+  Slot* victim = nullptr;    // the slot nearest to refilled within the eviction window
+  std::size_t i = key & mask;
+  for (std::size_t probes = 0;; ++probes, i = (i + 1) & mask) {
+    Slot& s = shard.slots[i];
+    if (s.key == key) return &s;
+    if (s.key == 0) {
+      if (reusable != nullptr) break;
+      // Full of live buckets: evict rather than let probe chains grow without bound.
+      if (victim != nullptr && shard.used * 4 >= shard.slots.size() * 3) break;
+      s.key = key;
+      s.tat = 0;
+      ++shard.used;
+      shard.live_hint.store(shard.used, std::memory_order_relaxed);
+      return &s;
+    }
+    if (reusable == nullptr && s.tat <= now) reusable = &s;
+    if (probes < kEvictionWindow && (victim == nullptr || s.tat < victim->tat)) victim = &s;
+    if (probes >= shard.slots.size()) break;
+  }
+  Slot* slot = reusable != nullptr ? reusable : victim;
+  slot->key = key;
+  slot->tat = 0;
+  return slot;
+}
+
+std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall> calls,
+                                                       std::int64_t now_ns, bool dry_run) {
+  LimitOutcome out;
+  if (calls.empty()) return out;
+  // Lock every shard involved, in index order (no deadlock), so check-then-charge is atomic.
+  std::array<std::size_t, 16> order{};
+  const std::size_t n = std::min(calls.size(), order.size());
+  for (std::size_t i = 0; i < n; ++i) order[i] = shard_of(calls[i].key_hash);
+  std::sort(order.begin(), order.begin() + n);
+  const std::size_t distinct = std::unique(order.begin(), order.begin() + n) - order.begin();
+  for (std::size_t i = 0; i < distinct; ++i) shards_[order[i]].mu.lock();
+
+  std::array<Slot*, 16> slots{};
+  std::array<GcraResult, 16> results{};
+  out.remaining = INT64_MAX;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t key = slot_key(calls[i].key_hash);
+    Shard& shard = shards_[shard_of(calls[i].key_hash)];
+    slots[i] = find_or_insert(shard, key, now_ns);
+    results[i] = gcra_check(slots[i]->tat, now_ns, calls[i].rate);
+    if (!results[i].allowed && out.allowed) {
+      out.allowed = false;
+      out.denied_index = static_cast<int>(i);
+      out.retry_after_ns = results[i].retry_after_ns;
+      out.remaining = 0;
+      out.reset_ns = results[i].reset_ns;
+    }
+    if (out.allowed && results[i].remaining < out.remaining) {
+      out.remaining = results[i].remaining;
+      out.reset_ns = results[i].reset_ns;
+    }
+  }
+  if (out.allowed && !dry_run) {
+    for (std::size_t i = 0; i < n; ++i) slots[i]->tat = results[i].new_tat;
+  }
+  for (std::size_t i = distinct; i-- > 0;) shards_[order[i]].mu.unlock();
+  return out;
+}
+
+std::size_t LocalLimitStore::local_bucket_count() const {
+  std::size_t total = 0;
+  for (const auto& s : shards_) total += s.live_hint.load(std::memory_order_relaxed);
+  return total;
+}
+
+std::int64_t LocalLimitStore::peek(std::uint64_t key_hash) const {
+  const Shard& shard = shards_[shard_of(key_hash)];
+  std::lock_guard lock(shard.mu);
+  const std::uint64_t key = slot_key(key_hash);
+  const std::size_t mask = shard.slots.size() - 1;
+  for (std::size_t i = key & mask, probes = 0; probes < shard.slots.size();
+       ++probes, i = (i + 1) & mask) {
+    if (shard.slots[i].key == key) return shard.slots[i].tat;
+    if (shard.slots[i].key == 0) return 0;
+  }
+  return 0;
+}
+
+std::size_t LocalLimitStore::capacity_slots() const {
+  std::size_t total = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    total += s.slots.size();
+  }
+  return total;
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,53 @@
+#pragma once
+// Buckets in this process's memory: one 16-byte slot (key hash, TAT) per active key, in 64
+// shards so threads rarely meet on a lock. Bounded by max_buckets without a sweeper: a bucket
+// whose TAT has passed is full again, holds no information and is reused or dropped; when a
+// shard is full of live buckets, a new key evicts the nearby bucket closest to refilled.
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "guard/store/store.h"
+
+namespace edgeguard {
+
+class LocalLimitStore final : public LimitStore {
+ public:
+  explicit LocalLimitStore(std::size_t max_buckets);
+
+  std::optional<LimitOutcome> try_admit(std::span<const LimitCall> calls, std::int64_t now_ns,
+                                        bool dry_run) override;
+  std::size_t local_bucket_count() const override;
+
+  // The stored TAT for a key (0 if none): for tests and explain.
+  std::int64_t peek(std::uint64_t key_hash) const;
+  std::size_t capacity_slots() const;
+
+  static constexpr std::size_t kShards = 64;
+
+ private:
+  struct Slot {
+    std::uint64_t key = 0;  // 0 = never used
+    std::int64_t tat = 0;
+  };
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    std::vector<Slot> slots;
+    std::size_t used = 0;  // slots with a key (live or refilled)
+    std::size_t ops_since_rebuild = 0;
+    std::atomic<std::size_t> live_hint{0};
+  };
+
+  static std::uint64_t slot_key(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
+  static std::size_t shard_of(std::uint64_t hash) { return hash >> 58; }
+  Slot* find_or_insert(Shard& shard, std::uint64_t key, std::int64_t now);
+  void rebuild(Shard& shard, std::int64_t now);
+
+  std::size_t max_slots_per_shard_;
+  std::size_t max_live_per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace edgeguard
