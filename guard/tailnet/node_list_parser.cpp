@@ -35,6 +35,13 @@ std::string quote(std::string_view text) {
   return out;
 }
 
+// IpAddress::parse hands the text to inet_pton as a C string, so "100.64.0.1\0junk" would read
+// as 100.64.0.1; a NUL is never part of an address.
+std::optional<IpAddress> parse_address(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
+  return IpAddress::parse(text);
+}
+
 std::string_view strip_trailing_dot(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   return name;
@@ -124,7 +131,7 @@ bool read_addresses(const json::object& obj, std::string_view key, const std::st
                     TailnetNode* node, std::string* error) {
   return read_string_array(obj, key, path, error,
                            [&](std::string_view text, const std::string& at) {
-                             const std::optional<IpAddress> ip = IpAddress::parse(text);
+                             const std::optional<IpAddress> ip = parse_address(text);
                              if (!ip) {
                                *error = at + ": " + quote(text) + " is not an IP address";
                                return false;
@@ -387,7 +394,7 @@ bool parse_list(std::string_view text, std::vector<TailnetNode>* nodes, std::str
       const std::string_view token = line.substr(0, end);
       line.remove_prefix(end);
       if (first) {
-        const std::optional<IpAddress> ip = IpAddress::parse(token);
+        const std::optional<IpAddress> ip = parse_address(token);
         if (!ip) {
           *error =
               "line " + std::to_string(line_no) + ": " + quote(token) + " is not an IP address";
