@@ -13,6 +13,7 @@
 #   BENCH_SCRIPTS=mix       wrk scripts to run: mix (bench/load/forwardauth_mix.lua), flood
 #   BENCH_MODES="keepalive close"
 #   BENCH_SEED=42           seed of the mix
+#   BENCH_ROUNDS=1          runs per cell; the table shows the median of each figure
 #   BENCH_SKIP_BUILD=1      use BUILD_DIR/guard/edgeguard as it is
 #   BENCH_KEEP=1            keep the scratch directory (configs, logs, raw wrk output)
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
@@ -27,6 +28,7 @@ client_cpu=${BENCH_CLIENT_CPU:-0}
 scripts=${BENCH_SCRIPTS:-mix}
 modes=${BENCH_MODES:-keepalive close}
 seed=${BENCH_SEED:-42}
+rounds=${BENCH_ROUNDS:-1}
 
 for tool in wrk nginx taskset curl python3 cmake ninja; do
   command -v "$tool" >/dev/null || { echo "load.sh: $tool is required" >&2; exit 2; }
@@ -118,15 +120,15 @@ to_us() {
     printf "%.0f", n * m }'
 }
 
-declare -A result
-# run NAME PORT PID SCRIPT MODE: fills result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,non2xx,errors}]
+declare -A result median
+# run NAME PORT PID SCRIPT MODE ROUND: appends to result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,deny}]
 run() {
-  local name=$1 port=$2 pid=$3 script=$4 mode=$5
+  local name=$1 port=$2 pid=$3 script=$4 mode=$5 round=$6
   local lua=$root/bench/load/forwardauth_mix.lua
   [[ $script == flood ]] && lua=$root/bench/load/flood.lua
   local extra=()
   [[ $mode == close ]] && extra=(-H "Connection: close")
-  local out=$run_dir/wrk-$name-$script-$mode.txt
+  local out=$run_dir/wrk-$name-$script-$mode-$round.txt
   local before after
   before=$(cpu_ticks "$pid")
   taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "${extra[@]}" \
@@ -139,21 +141,27 @@ run() {
   p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
   errors=$(awk '/Socket errors/ {sub(/^.*errors: /, ""); print}' "$out")
-  result[$name,$mode,$script,rps]=$rps
-  result[$name,$mode,$script,p50]=$p50
-  result[$name,$mode,$script,p99]=$p99
-  result[$name,$mode,$script,cpu]=$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
+  result[$name,$mode,$script,rps]+=" $rps"
+  result[$name,$mode,$script,p50]+=" $p50"
+  result[$name,$mode,$script,p99]+=" $p99"
+  result[$name,$mode,$script,cpu]+=" "$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
     'BEGIN { printf "%.1f", d * 1000000 / hz / n }')
-  result[$name,$mode,$script,deny]=$(awk -v d="${non2xx:-0}" -v n="$requests" \
+  result[$name,$mode,$script,deny]+=" "$(awk -v d="${non2xx:-0}" -v n="$requests" \
     'BEGIN { printf "%.1f", 100 * d / n }')
   [[ -n "$errors" ]] && echo "note: $name $script $mode socket errors: $errors" >&2
   return 0
 }
 
+# Median of the arguments (the middle value, or the mean of the two middle ones).
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo "edgeguard $("$edgeguard_bin" version 2>/dev/null | head -1 || true) vs $(nginx -v 2>&1 | sed 's/^nginx version: //')"
-echo "wrk -t1 -c$connections -d$duration on core $client_cpu; servers on core $server_cpu (1 thread/worker);" \
+echo "wrk -t1 -c$connections -d$duration x $rounds round(s), median; on core $client_cpu; servers on core $server_cpu (1 thread/worker);" \
   "$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo
 echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | non-2xx % |"
@@ -161,26 +169,31 @@ echo "|---|---|---|---:|---:|---:|---:|---:|"
 turn=0
 for script in $scripts; do
   for mode in $modes; do
-    # Alternate which server goes first, so neither always runs on a warmer (or busier) machine.
-    if ((turn++ % 2 == 0)); then
-      run edgeguard "$eg_port" "$eg_pid" "$script" "$mode"
-      run nginx "$ngx_port" "$ngx_pid" "$script" "$mode"
-    else
-      run nginx "$ngx_port" "$ngx_pid" "$script" "$mode"
-      run edgeguard "$eg_port" "$eg_pid" "$script" "$mode"
-    fi
+    for ((round = 1; round <= rounds; round++)); do
+      # Alternate which server goes first, so neither always runs on a warmer (or busier) machine.
+      if ((turn++ % 2 == 0)); then
+        run edgeguard "$eg_port" "$eg_pid" "$script" "$mode" "$round"
+        run nginx "$ngx_port" "$ngx_pid" "$script" "$mode" "$round"
+      else
+        run nginx "$ngx_port" "$ngx_pid" "$script" "$mode" "$round"
+        run edgeguard "$eg_port" "$eg_pid" "$script" "$mode" "$round"
+      fi
+    done
+    for key in "${!result[@]}"; do
+      [[ $key == *,$mode,$script,* ]] && median[$key]=$(median ${result[$key]})
+    done
     label=$mode
     [[ $mode == keepalive ]] && label=keep-alive
     [[ $mode == close ]] && label="new conn/req"
     for name in edgeguard nginx; do
-      echo "| $script | $label | $name | ${result[$name,$mode,$script,rps]} |" \
-        "${result[$name,$mode,$script,p50]} | ${result[$name,$mode,$script,p99]} |" \
-        "${result[$name,$mode,$script,cpu]} | ${result[$name,$mode,$script,deny]} |"
+      echo "| $script | $label | $name | ${median[$name,$mode,$script,rps]} |" \
+        "${median[$name,$mode,$script,p50]} | ${median[$name,$mode,$script,p99]} |" \
+        "${median[$name,$mode,$script,cpu]} | ${median[$name,$mode,$script,deny]} |"
     done
     echo "| $script | $label | **ratio eg/nginx** |" \
-      "$(ratio "${result[edgeguard,$mode,$script,rps]}" "${result[nginx,$mode,$script,rps]}") |" \
-      "$(ratio "${result[edgeguard,$mode,$script,p50]}" "${result[nginx,$mode,$script,p50]}") |" \
-      "$(ratio "${result[edgeguard,$mode,$script,p99]}" "${result[nginx,$mode,$script,p99]}") |" \
-      "$(ratio "${result[edgeguard,$mode,$script,cpu]}" "${result[nginx,$mode,$script,cpu]}") | |"
+      "$(ratio "${median[edgeguard,$mode,$script,rps]}" "${median[nginx,$mode,$script,rps]}") |" \
+      "$(ratio "${median[edgeguard,$mode,$script,p50]}" "${median[nginx,$mode,$script,p50]}") |" \
+      "$(ratio "${median[edgeguard,$mode,$script,p99]}" "${median[nginx,$mode,$script,p99]}") |" \
+      "$(ratio "${median[edgeguard,$mode,$script,cpu]}" "${median[nginx,$mode,$script,cpu]}") | |"
   done
 done
