@@ -1,0 +1,247 @@
+#include "tests/redis/redis_fixture.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace edgeguard::testing {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "edgeguard-redis-XXXXXX").string();
+  if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) fs::remove_all(path_, ec);
+}
+
+namespace {
+
+bool port_free(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (out >= 0) {
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+  }
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  ::_exit(127);
+}
+
+}  // namespace
+
+int free_port(bool with_bus_port) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    const int port = ntohs(addr.sin_port);
+    if (!with_bus_port) return port;
+    if (port + 10000 <= 65535 && port_free(port + 10000)) return port;
+  }
+  return 0;
+}
+
+int run_program(const std::vector<std::string>& argv, const fs::path& log,
+                std::chrono::seconds timeout) {
+  const pid_t pid = spawn(argv, log);
+  if (pid < 0) return -1;
+  int status = 0;
+  const bool done = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+  if (!done) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+RedisServer::RedisServer(const fs::path& dir, std::vector<std::string> extra, bool cluster)
+    : dir_(dir), extra_(std::move(extra)), cluster_(cluster) {
+  port_ = free_port(cluster);
+  for (int i = 0; i + 1 < static_cast<int>(extra_.size()); ++i) {
+    if (extra_[static_cast<std::size_t>(i)] == "--requirepass") {
+      password = extra_[static_cast<std::size_t>(i) + 1];
+    }
+  }
+  start();
+}
+
+RedisServer::~RedisServer() {
+  kill();
+}
+
+bool RedisServer::start() {
+  if (pid_ > 0) return true;
+  std::vector<std::string> argv = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   dir_.string(),
+                                   "--protected-mode",
+                                   "no"};
+  if (cluster_) {
+    argv.insert(argv.end(),
+                {"--cluster-enabled", "yes", "--cluster-config-file",
+                 "nodes-" + std::to_string(port_) + ".conf", "--cluster-node-timeout", "5000"});
+  }
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  pid_ = spawn(argv, dir_ / ("redis-" + std::to_string(port_) + ".log"));
+  if (pid_ < 0) return false;
+  const bool up = wait_until([this] {
+    Reply r = command({"PING"});
+    return r != nullptr && r->type == REDIS_REPLY_STATUS;
+  });
+  if (!up) kill();
+  return up;
+}
+
+void RedisServer::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+void RedisServer::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+Reply RedisServer::command(const std::vector<std::string>& argv) const {
+  const timeval tv{1, 0};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port_, tv);
+  if (c == nullptr) return nullptr;
+  if (c->err != 0) {
+    redisFree(c);
+    return nullptr;
+  }
+  redisSetTimeout(c, tv);
+  if (!password.empty()) {
+    auto* auth = static_cast<redisReply*>(
+        username.empty() ? redisCommand(c, "AUTH %s", password.c_str())
+                         : redisCommand(c, "AUTH %s %s", username.c_str(), password.c_str()));
+    if (auth != nullptr) freeReplyObject(auth);
+  }
+  std::vector<const char*> ptrs;
+  std::vector<std::size_t> lens;
+  for (const std::string& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+  redisFree(c);
+  return Reply(reply);
+}
+
+std::string RedisServer::info_field(const std::string& section, const std::string& field) const {
+  Reply r = command({"INFO", section});
+  if (r == nullptr || r->type != REDIS_REPLY_STRING) return "";
+  std::istringstream in(std::string(r->str, r->len));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.starts_with(field + ":")) return line.substr(field.size() + 1);
+  }
+  return "";
+}
+
+RedisCluster::RedisCluster(const fs::path& dir) {
+  for (int i = 0; i < 3; ++i) {
+    nodes_.push_back(std::make_unique<RedisServer>(dir, std::vector<std::string>{}, true));
+    if (!nodes_.back()->running()) return;
+  }
+  std::vector<std::string> argv = {"redis-cli", "--cluster", "create"};
+  for (const std::string& a : addresses()) argv.push_back(a);
+  argv.push_back("--cluster-yes");
+  if (run_program(argv, dir / "cluster-create.log", std::chrono::seconds(60)) != 0) return;
+  ok_ = wait_until(
+      [this] {
+        for (auto& node : nodes_) {
+          if (node->info_field("cluster", "cluster_state") != "ok") {
+            Reply r = node->command({"CLUSTER", "INFO"});
+            if (r == nullptr || r->type != REDIS_REPLY_STRING ||
+                std::string(r->str, r->len).find("cluster_state:ok") == std::string::npos) {
+              return false;
+            }
+          }
+          Reply slots = node->command({"CLUSTER", "SLOTS"});
+          if (slots == nullptr || slots->type != REDIS_REPLY_ARRAY || slots->elements != 3) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(30));
+}
+
+std::vector<std::string> RedisCluster::addresses() const {
+  std::vector<std::string> out;
+  for (const auto& node : nodes_) out.push_back(node->address());
+  return out;
+}
+
+std::string RedisCluster::node_id(const RedisServer& server) const {
+  Reply r = server.command({"CLUSTER", "MYID"});
+  return r != nullptr && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+}
+
+RedisServer& RedisCluster::owner_of_slot(int slot) {
+  Reply r = nodes_.front()->command({"CLUSTER", "SLOTS"});
+  if (r != nullptr && r->type == REDIS_REPLY_ARRAY) {
+    for (std::size_t i = 0; i < r->elements; ++i) {
+      const redisReply* range = r->element[i];
+      if (range->element[0]->integer <= slot && slot <= range->element[1]->integer) {
+        const long long port = range->element[2]->element[1]->integer;
+        for (auto& node : nodes_) {
+          if (node->port() == port) return *node;
+        }
+      }
+    }
+  }
+  return *nodes_.front();
+}
+
+}  // namespace edgeguard::testing

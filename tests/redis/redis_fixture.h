@@ -1,0 +1,96 @@
+#pragma once
+// Real redis-server processes for tests: each on a free loopback port, in its own temporary
+// directory, killed (and its directory removed) when the object goes away, even when an
+// assertion failed. Children also die with the test process (PR_SET_PDEATHSIG).
+#include <hiredis/hiredis.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace edgeguard::testing {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class RedisServer {
+ public:
+  // `extra`: more redis-server arguments (e.g. {"--requirepass", "x"}).
+  RedisServer(const std::filesystem::path& dir, std::vector<std::string> extra = {},
+              bool cluster = false);
+  ~RedisServer();
+
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  void signal(int sig);  // SIGSTOP / SIGCONT
+  void kill();           // SIGKILL and reap
+  bool start();          // (re)start on the same port; waits until PING answers
+
+  // A blocking admin command on a fresh connection (AUTH with `password` if set).
+  Reply command(const std::vector<std::string>& argv) const;
+  std::string info_field(const std::string& section, const std::string& field) const;
+  std::string password;
+  std::string username;
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::string> extra_;
+  bool cluster_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Polls `done` until it is true or `timeout` passes.
+template <typename F>
+bool wait_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    struct timespec ts {
+      0, 5'000'000
+    };
+    nanosleep(&ts, nullptr);
+  }
+  return done();
+}
+
+// A free loopback TCP port (and, for a cluster node, port + 10000 free too).
+int free_port(bool with_bus_port);
+
+// Runs a program to completion (bounded); returns its exit status or -1.
+int run_program(const std::vector<std::string>& argv, const std::filesystem::path& log,
+                std::chrono::seconds timeout);
+
+// Three masters, slots spread by `redis-cli --cluster create`.
+class RedisCluster {
+ public:
+  explicit RedisCluster(const std::filesystem::path& dir);
+  bool ok() const { return ok_; }
+  std::vector<std::unique_ptr<RedisServer>>& nodes() { return nodes_; }
+  std::vector<std::string> addresses() const;
+  RedisServer& owner_of_slot(int slot);
+  std::string node_id(const RedisServer& server) const;
+
+ private:
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+  bool ok_ = false;
+};
+
+}  // namespace edgeguard::testing
