@@ -42,8 +42,7 @@ void LocalLimitStore::rebuild(Shard& shard, std::int64_t now) {
   shard.live_hint.store(live, std::memory_order_relaxed);
 }
 
-LocalLimitStore::Slot* LocalLimitStore::find_or_insert(Shard& shard, std::uint64_t key,
-                                                       std::int64_t now) {
+void LocalLimitStore::maybe_rebuild(Shard& shard, std::int64_t now) {
   // Rebuilding costs O(slots); doing it at most once per slots/4 operations keeps it O(1)
   // amortised even when a shard stays full of live buckets under a flood of new keys.
   ++shard.ops_since_rebuild;
@@ -51,27 +50,51 @@ LocalLimitStore::Slot* LocalLimitStore::find_or_insert(Shard& shard, std::uint64
       shard.ops_since_rebuild * 4 >= shard.slots.size()) {
     rebuild(shard, now);
   }
+}
+
+LocalLimitStore::Slot* LocalLimitStore::find_or_insert(Shard& shard, std::uint64_t key,
+                                                       std::int64_t now,
+                                                       std::span<Slot* const> claimed) {
+  auto is_claimed = [&](const Slot* s) {
+    return std::find(claimed.begin(), claimed.end(), s) != claimed.end();
+  };
   const std::size_t mask = shard.slots.size() - 1;
+  const std::size_t home = key & mask;
   Slot* reusable = nullptr;  // first refilled slot on the probe path
   Slot* victim = nullptr;    // the slot nearest to refilled within the eviction window
-  std::size_t i = key & mask;
+  std::size_t i = home;
   for (std::size_t probes = 0;; ++probes, i = (i + 1) & mask) {
     Slot& s = shard.slots[i];
     if (s.key == key) return &s;
     if (s.key == 0) {
       if (reusable != nullptr) break;
-      // Full of live buckets: evict rather than let probe chains grow without bound.
-      if (victim != nullptr && shard.used * 4 >= shard.slots.size() * 3) break;
+      if (shard.used * 4 >= shard.slots.size() * 3) {
+        // Full of live buckets: expire the one nearest to refilled among the whole window, not
+        // just the probes before this hole, so a bucket over its limit is the last to go. Its
+        // key stays as a refilled slot (no hole in other keys' probe chains) until reused.
+        Slot* expire = nullptr;
+        for (std::size_t j = 0, k = home; j < kEvictionWindow; ++j, k = (k + 1) & mask) {
+          Slot& c = shard.slots[k];
+          if (c.key != 0 && c.tat > now && !is_claimed(&c) &&
+              (expire == nullptr || c.tat < expire->tat)) {
+            expire = &c;
+          }
+        }
+        if (expire != nullptr) expire->tat = 0;
+      }
       s.key = key;
       s.tat = 0;
       ++shard.used;
       shard.live_hint.store(shard.used, std::memory_order_relaxed);
       return &s;
     }
-    if (reusable == nullptr && s.tat <= now) reusable = &s;
-    if (probes < kEvictionWindow && (victim == nullptr || s.tat < victim->tat)) victim = &s;
+    if (!is_claimed(&s)) {
+      if (reusable == nullptr && s.tat <= now) reusable = &s;
+      if (probes < kEvictionWindow && (victim == nullptr || s.tat < victim->tat)) victim = &s;
+    }
     if (probes >= shard.slots.size()) break;
   }
+  // No hole on the probe path (the shard is full): take over a refilled slot or the victim.
   Slot* slot = reusable != nullptr ? reusable : victim;
   slot->key = key;
   slot->tat = 0;
@@ -90,13 +113,16 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
   const std::size_t distinct = std::unique(order.begin(), order.begin() + n) - order.begin();
   for (std::size_t i = 0; i < distinct; ++i) shards_[order[i]].mu.lock();
 
+  // Rebuilds first: a rebuild moves every slot of its shard, so none may happen once this
+  // request holds pointers into it.
+  for (std::size_t i = 0; i < n; ++i) maybe_rebuild(shards_[shard_of(calls[i].key_hash)], now_ns);
   std::array<Slot*, 16> slots{};
   std::array<GcraResult, 16> results{};
   out.remaining = INT64_MAX;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t key = slot_key(calls[i].key_hash);
     Shard& shard = shards_[shard_of(calls[i].key_hash)];
-    slots[i] = find_or_insert(shard, key, now_ns);
+    slots[i] = find_or_insert(shard, key, now_ns, std::span<Slot* const>(slots.data(), i));
     results[i] = gcra_check(slots[i]->tat, now_ns, calls[i].rate);
     if (!results[i].allowed && out.allowed) {
       out.allowed = false;

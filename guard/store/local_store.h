@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "guard/store/store.h"
@@ -42,7 +43,10 @@ class LocalLimitStore final : public LimitStore {
 
   static std::uint64_t slot_key(std::uint64_t hash) { return hash == 0 ? 1 : hash; }
   static std::size_t shard_of(std::uint64_t hash) { return hash >> 58; }
-  Slot* find_or_insert(Shard& shard, std::uint64_t key, std::int64_t now);
+  // `claimed`: slots already taken by other limits of the same request, never reused or evicted.
+  Slot* find_or_insert(Shard& shard, std::uint64_t key, std::int64_t now,
+                       std::span<Slot* const> claimed);
+  void maybe_rebuild(Shard& shard, std::int64_t now);
   void rebuild(Shard& shard, std::int64_t now);
 
   std::size_t max_slots_per_shard_;
