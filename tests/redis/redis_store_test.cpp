@@ -219,7 +219,9 @@ TEST_F(RedisStoreTest, TwoReplicasShareOneRedisExactly) {
   const GcraRate r = rate(100, kHour, 50);
   std::string error;
   auto shared_a = RedisSharedState::create(config(), &error);
-  auto shared_b = RedisSharedState::create(config(), &error);  // separate processes: own state
+  RedisStoreConfig two_connections = config();
+  two_connections.connections = 2;  // pipelined over two connections, round robin
+  auto shared_b = RedisSharedState::create(two_connections, &error);  // another process
   std::atomic<int> admitted{0}, answered{0};
   auto replica = [&](std::shared_ptr<RedisSharedState> shared) {
     StoreHarness h(shared, nullptr);
@@ -318,6 +320,73 @@ TEST_F(RedisStoreTest, MissingPasswordFileIsAConfigError) {
   std::string error;
   EXPECT_EQ(RedisSharedState::create(c, &error), nullptr);
   EXPECT_NE(error.find("password_file"), std::string::npos);
+}
+
+// Faults under load: 64 requests always in flight on one thread while Redis is stopped,
+// resumed, then killed. Every request is answered, none later than the timeout (plus loop
+// slack), and the store recovers once Redis is back.
+TEST_F(RedisStoreTest, FaultsUnderLoadNeverStallARequest) {
+  CountingStore fallback;
+  StoreHarness h(config(30'000'000), &fallback);
+  const GcraRate r = rate(1'000'000, kHour, 1'000'000);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 64; ++i) keys.push_back("load/" + std::to_string(i));
+  constexpr int kTotal = 6000;
+  int issued = 0, completed = 0, from_redis = 0;
+  std::int64_t worst_ns = 0;
+  std::vector<std::vector<LimitCall>> calls(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) calls[i] = {{r, keys[i], i + 1}};
+  std::vector<bool> busy(keys.size(), false);
+  const std::int64_t start = mono_ns();
+  auto issue = [&](std::size_t slot) {
+    busy[slot] = true;
+    ++issued;
+    const std::int64_t now = mono_ns();
+    auto finish = [&, slot, now](const LimitOutcome& o) {
+      worst_ns = std::max(worst_ns, mono_ns() - now);
+      from_redis += o.from_fallback ? 0 : 1;
+      ++completed;
+      busy[slot] = false;
+    };
+    if (auto o = h.store->try_admit(calls[slot], now, false)) {
+      finish(*o);
+    } else {
+      h.store->admit_async(calls[slot], now, false, finish);
+    }
+  };
+  double redis_rate = 0;
+  int stage = 0;
+  const bool done = h.run_until(
+      [&] {
+        for (std::size_t i = 0; i < keys.size() && issued < kTotal; ++i) {
+          if (!busy[i]) issue(i);
+        }
+        if (completed >= 2000 && stage == 0) {
+          redis_rate = completed * 1e9 / static_cast<double>(mono_ns() - start);
+          server_->signal(SIGSTOP);
+          stage = 1;
+        }
+        if (completed >= 3000 && stage == 1) {
+          server_->signal(SIGCONT);
+          stage = 2;
+        }
+        if (completed >= 4500 && stage == 2) {
+          server_->kill();
+          stage = 3;
+        }
+        return completed == kTotal;
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(done) << completed << " of " << kTotal;
+  EXPECT_LT(worst_ns, 30'000'000 + 100'000'000);
+  EXPECT_GE(from_redis, 2000);
+  EXPECT_GT(h.shared->counters().fallback_answers.load(), 0u);
+  std::printf("admits/s through one connection, 64 in flight: %.0f\n", redis_rate);
+  ASSERT_TRUE(server_->start());
+  ASSERT_TRUE(h.run_until([&] { return !h.store->breaker_open(); }));
+  auto a = h.admit(calls[0]);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_FALSE(a->outcome.from_fallback);
 }
 
 // SIGSTOP: Redis accepts nothing and answers nothing. Every request must still be answered
