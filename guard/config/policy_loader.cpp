@@ -167,16 +167,19 @@ class Loader {
     if (auto n = top.get("geoip")) geoip(n, p->geoip);
     if (auto n = top.get("tailnet")) tailnet(n, p->tailnet);
     if (auto n = top.get("log")) log(n, p->log);
+    if (auto n = top.get("server")) server(n, p->server);
     if (auto n = top.get("routes")) {
       std::set<std::string> names;
       for (const auto& r : as_list(n, "routes")) {
         p->routes.push_back(route(r, *p));
+        p->routes.back().index = static_cast<int>(p->routes.size() - 1);
         if (!names.insert(p->routes.back().name).second) {
           fail(r, "route name '" + p->routes.back().name + "' is used twice");
         }
       }
     }
     p->default_route.name = "default";
+    p->default_route.index = static_cast<int>(p->routes.size());
     p->default_route.is_default = true;
     p->default_route.responses = p->responses;
     if (auto n = top.get("default")) {
@@ -337,6 +340,19 @@ class Loader {
       l.allow_sample = as_number(v, "log.allow_sample");
       if (l.allow_sample < 0 || l.allow_sample > 1) fail(v, "log.allow_sample must be in [0, 1]");
     }
+    m.finish();
+  }
+
+  void server(const YAML::Node& n, ServerSettings& s) {
+    MapReader m(n, "server");
+    if (auto v = m.get("max_connections")) {
+      s.max_connections = static_cast<std::size_t>(as_int(v, "server.max_connections", 1, 1'000'000));
+    }
+    if (auto v = m.get("max_header_bytes")) {
+      s.max_header_bytes = static_cast<std::size_t>(as_int(v, "server.max_header_bytes", 1024, 65536));
+    }
+    if (auto v = m.get("header_timeout")) s.header_timeout_ns = as_duration(v, "server.header_timeout");
+    if (auto v = m.get("idle_timeout")) s.idle_timeout_ns = as_duration(v, "server.idle_timeout");
     m.finish();
   }
 

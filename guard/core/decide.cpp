@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "guard/tailnet/node_directory.h"
+
 namespace edgeguard {
 namespace {
 
@@ -35,14 +37,10 @@ bool deny(Decision& d, const Route& route, bool rule_shadow, Reason reason, cons
 // Why the tailnet rule refuses this node, or nullptr when it admits it.
 const char* tailnet_refusal(const TailnetRule& rule, const TailnetNode* node) {
   if (node == nullptr) return "not an enrolled node";
-  if (!rule.tags.empty()) {
-    const bool tagged = std::any_of(node->tags.begin(), node->tags.end(),
-                                    [&](const std::string& t) { return contains(rule.tags, t); });
-    if (!tagged) return "node has none of the required tags";
+  if (!rule.tags.empty() && !has_any_tag(*node, rule.tags)) {
+    return "node has none of the required tags";
   }
-  if (!rule.users.empty() && !contains(rule.users, node->login)) {
-    return "node's user is not allowed";
-  }
+  if (!rule.users.empty() && !login_in(*node, rule.users)) return "node's user is not allowed";
   return nullptr;
 }
 
@@ -64,7 +62,8 @@ const char* geo_refusal(const GeoRule& rule, const Facts& facts) {
   }
   if (judge_asn) {
     if (!g.has_asn()) {
-      if (!rule.unknown_allow) return "ASN unknown";
+      // An unknown ASN cannot be on a deny-list; `unknown` matters only to an allow-list.
+      if (!rule.unknown_allow && !rule.allow_asns.empty()) return "ASN unknown";
     } else {
       if (!rule.allow_asns.empty() && !contains(rule.allow_asns, g.asn)) return "ASN not allowed";
       if (contains(rule.deny_asns, g.asn)) return "ASN denied";
@@ -141,6 +140,7 @@ void apply_limits(const Route& route, const LimitOutcome& outcome, Decision& d, 
   d.remaining = outcome.remaining;
   d.reset_ns = outcome.reset_ns;
   if (outcome.allowed) {
+    d.limit_index = outcome.nearest_index;
     note(trace, "limits", "pass", "remaining " + std::to_string(outcome.remaining));
     return;
   }

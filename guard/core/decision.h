@@ -37,6 +37,7 @@ struct Decision {
   bool store_fallback = false;  // a shared store failed and on_error answered
 
   bool allowed() const { return verdict != Verdict::deny; }
+  bool rate_limited() const { return reason == Reason::rate_limit && verdict != Verdict::allow; }
   // HTTP status for the response: 200, or the route's configured deny statuses.
   int status() const;
 };

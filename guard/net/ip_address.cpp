@@ -22,6 +22,8 @@ u128 low_mask(int host_bits) {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() >= kMaxAddressText) return std::nullopt;
+  // inet_pton reads a C string: an embedded NUL would cut "1.2.3.4\0junk" short.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   char buf[kMaxAddressText];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';

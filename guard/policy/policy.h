@@ -63,6 +63,7 @@ struct TailnetRule {
 
 struct Route {
   std::string name;
+  int index = 0;  // position in Policy::routes; the default route is routes.size()
   std::vector<std::string> exact_hosts;     // "auth.example.com"
   std::vector<std::string> host_suffixes;   // from "*.example.com": ".example.com"
   std::vector<PathMatcher> paths;           // empty = every path
@@ -126,6 +127,14 @@ struct ClientIpSettings {
   std::optional<CidrSet> trusted_hops;
 };
 
+// The ForwardAuth listener's protection against slow or greedy clients.
+struct ServerSettings {
+  std::size_t max_connections = 10000;  // beyond: accepted and closed at once
+  std::size_t max_header_bytes = 8192;  // beyond: 431
+  std::int64_t header_timeout_ns = 5'000'000'000;  // a request's headers must arrive within this
+  std::int64_t idle_timeout_ns = 60'000'000'000;   // keep-alive connection with no request
+};
+
 struct LogSettings {
   bool allow = false;        // log allowed decisions too
   double allow_sample = 1.0; // fraction of them
@@ -143,6 +152,7 @@ struct Policy {
   GeoIpSettings geoip;
   TailnetSettings tailnet;
   LogSettings log;
+  ServerSettings server;
   std::vector<Route> routes;
   Route default_route;  // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)

@@ -31,6 +31,14 @@ class ReverseEntries {
   bool done_ = false;
 };
 
+bool is_port(std::string_view digits) {
+  if (digits.empty() || digits.size() > 5) return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<IpAddress> parse_forwarded_entry(std::string_view entry) {
@@ -40,10 +48,12 @@ std::optional<IpAddress> parse_forwarded_entry(std::string_view entry) {
     const auto close = entry.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     const auto rest = entry.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') return std::nullopt;
+    if (!rest.empty() && (rest.front() != ':' || !is_port(rest.substr(1)))) return std::nullopt;
     entry = entry.substr(1, close - 1);
   } else if (entry.find(':') == entry.rfind(':') && entry.find(':') != std::string_view::npos) {
-    entry = entry.substr(0, entry.find(':'));  // exactly one colon: IPv4 with a port
+    const auto colon = entry.find(':');  // exactly one colon: IPv4 with a port
+    if (!is_port(entry.substr(colon + 1))) return std::nullopt;
+    entry = entry.substr(0, colon);
   }
   return IpAddress::parse(entry);  // IPv4-mapped IPv6 is the same value as IPv4 by construction
 }

@@ -23,6 +23,8 @@ ParseOutcome parse_forward_request(const ForwardHeaders& headers, std::string_vi
     return out;
   };
 
+  if (!headers.duplicate.empty()) return fail(headers.duplicate, "appears more than once");
+
   // Method: a token, upper-cased so "post" cannot slip past a POST-only route.
   if (!headers.method_present || headers.method.empty()) {
     return fail("X-Forwarded-Method", "is missing");

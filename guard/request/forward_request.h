@@ -4,7 +4,9 @@
 // view into storage owned by the caller (the HTTP session or a test); nothing allocates.
 #include <array>
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "guard/net/ip_address.h"
 #include "guard/request/client_ip.h"
@@ -17,6 +19,12 @@ inline constexpr std::size_t kMaxKeyHeaders = 4;
 inline constexpr std::size_t kMaxUriBytes = 8192;
 inline constexpr std::size_t kMaxHostBytes = 256;
 
+// Which headers the HTTP layer captures; built once per policy.
+struct CapturePlan {
+  std::string client_ip_header = "x-forwarded-for";  // lower case
+  std::vector<std::string> key_headers;              // lower case, at most kMaxKeyHeaders
+};
+
 // Header values as received (views; absent headers are empty).
 struct ForwardHeaders {
   std::string_view method;     // X-Forwarded-Method
@@ -26,6 +34,7 @@ struct ForwardHeaders {
   std::string_view client_ip;  // the client_ip.header (default X-Forwarded-For)
   std::array<std::string_view, kMaxKeyHeaders> key_headers{};
   bool method_present = false, host_present = false, uri_present = false;
+  std::string_view duplicate;  // a header that must appear once but came twice
   bool client_ip_present = false;
 };
 

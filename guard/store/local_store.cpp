@@ -133,6 +133,7 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
     }
     if (out.allowed && results[i].remaining < out.remaining) {
       out.remaining = results[i].remaining;
+      out.nearest_index = static_cast<int>(i);
       out.reset_ns = results[i].reset_ns;
     }
   }

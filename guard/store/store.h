@@ -26,6 +26,7 @@ struct LimitOutcome {
   int denied_index = -1;            // which call denied (first one, in route order)
   std::int64_t retry_after_ns = 0;  // of the denying call
   std::int64_t remaining = 0;       // of the denying call, or the smallest among all when allowed
+  int nearest_index = -1;           // when allowed: the call with the fewest tokens left
   std::int64_t reset_ns = 0;
   bool from_fallback = false;       // answered by on_error policy because the shared store failed
 };

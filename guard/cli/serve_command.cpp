@@ -1,0 +1,134 @@
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "guard/admin/admin_server.h"
+#include "guard/cli/args.h"
+#include "guard/cli/commands.h"
+#include "guard/cli/store_wiring.h"
+#include "guard/config/policy_loader.h"
+#include "guard/log/event_log.h"
+#include "guard/server/forward_auth_server.h"
+#include "guard/service/service.h"
+
+namespace edgeguard {
+namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::int64_t kDrainTimeoutNs = 10'000'000'000;
+constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
+
+}  // namespace
+
+int run_serve(int argc, char** argv) {
+  std::string error;
+  auto args = Args::parse(argc, argv, {"config"}, {}, &error);
+  if (!args || !args->get("config")) {
+    std::fprintf(stderr, "usage: edgeguard serve --config FILE%s%s\n", error.empty() ? "" : ": ",
+                 error.c_str());
+    return 2;
+  }
+  const std::string config_path = *args->get("config");
+  PolicyLoad load = load_policy_file(config_path);
+  if (!load.policy) {
+    log_event("error", "config_invalid", {{"error", load.error}});
+    std::fprintf(stderr, "%s\n", load.error.c_str());
+    return 1;
+  }
+  const auto policy = load.policy;
+  auto service = Service::create(policy, config_path, &error);
+  if (!service) {
+    log_event("error", "startup_failed", {{"error", error}});
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+
+  const int threads =
+      policy->threads > 0 ? policy->threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ForwardAuthServer server(*service, threads);
+  boost::asio::io_context maintenance;
+  StoreWiring stores(*service, *policy, maintenance);
+  server.set_store_factory(stores.factory());
+  if (!server.bind(policy->listen, &error)) {
+    log_event("error", "startup_failed", {{"error", error}});
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  service->metrics().open_connections = [&server] { return server.open_connections(); };
+
+  AdminServer admin(maintenance,
+                    {[&service] { return service->metrics().render(); },
+                     [&service, &stores](std::string* why) {
+                       if (!service->ready()) {
+                         *why = "no policy loaded";
+                         return false;
+                       }
+                       return stores.ready(why);
+                     }});
+  if (!admin.bind(policy->admin_listen, &error)) {
+    log_event("error", "startup_failed", {{"error", error}});
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+
+  boost::asio::signal_set signals(maintenance, SIGHUP, SIGTERM, SIGINT);
+  std::thread drainer;
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        std::string why;
+        service->reload_config(&why);
+        wait_signal();
+        return;
+      }
+      log_event("info", "draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      admin.close();
+      // Draining waits for in-flight requests; do it off the maintenance loop.
+      drainer = std::thread([&] {
+        server.stop(kDrainTimeoutNs);
+        server.join();
+        boost::asio::post(maintenance, [&] { maintenance.stop(); });
+      });
+    });
+  };
+  wait_signal();
+
+  boost::asio::steady_timer tick(maintenance);
+  std::function<void()> arm_tick = [&] {
+    tick.expires_after(kMaintenanceInterval);
+    tick.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      service->maintain(steady_ns());
+      stores.maintain();
+      arm_tick();
+    });
+  };
+  arm_tick();
+
+  server.start();
+  admin.start();
+  log_event("info", "started",
+            {{"version", EDGEGUARD_VERSION},
+             {"config", config_path},
+             {"listen", policy->listen},
+             {"port", static_cast<int>(server.port())},
+             {"admin_port", static_cast<int>(admin.port())},
+             {"threads", threads},
+             {"routes", policy->routes.size()},
+             {"store", policy->store.type == StoreType::redis ? "redis" : "local"}});
+  maintenance.run();
+  if (drainer.joinable()) drainer.join();
+  log_event("info", "stopped", {});
+  return 0;
+}
+
+}  // namespace edgeguard

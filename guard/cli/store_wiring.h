@@ -1,0 +1,28 @@
+#pragma once
+// Which limit store each ForwardAuth thread uses: the service's local store, or (store.type:
+// redis) a Redis store per thread with the local store as its fallback.
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "guard/server/forward_auth_server.h"
+#include "guard/service/service.h"
+
+namespace edgeguard {
+
+class StoreWiring {
+ public:
+  StoreWiring(Service& service, const Policy& policy, boost::asio::io_context& maintenance);
+  ~StoreWiring();
+  StoreFactory factory();
+  bool ready(std::string* why) const;
+  void maintain();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgeguard

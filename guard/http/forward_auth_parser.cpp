@@ -1,0 +1,76 @@
+#include "guard/http/forward_auth_parser.h"
+
+#include <cstring>
+
+namespace edgeguard {
+namespace {
+
+bool iequals(std::string_view a, std::string_view lower_b) {
+  if (a.size() != lower_b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ForwardAuthParser::capture(std::string_view& slot, bool& present, std::string_view value,
+                                error_code& ec) {
+  const std::size_t extra = present ? 1 : 0;
+  if (used_ + slot.size() + extra + value.size() > arena_.size()) {
+    ec = boost::beast::http::error::header_limit;
+    return;
+  }
+  char* start = arena_.data() + used_;
+  std::size_t n = 0;
+  if (present) {  // a repeated header: "a" then "b" is "a,b", as RFC 9110 5.3 allows
+    std::memmove(start, slot.data(), slot.size());
+    n = slot.size();
+    start[n++] = ',';
+  }
+  std::memcpy(start + n, value.data(), value.size());
+  n += value.size();
+  used_ += n;
+  slot = std::string_view(start, n);
+  present = true;
+}
+
+void ForwardAuthParser::capture_once(std::string_view header, std::string_view& slot,
+                                     bool& present, std::string_view value, error_code& ec) {
+  // Two values for the host or the path are ambiguous: which one would the backend use?
+  if (present) {
+    if (headers_.duplicate.empty()) headers_.duplicate = header;
+    return;
+  }
+  capture(slot, present, value, ec);
+}
+
+void ForwardAuthParser::on_field_impl(field, sv name_in, sv value_in, error_code& ec) {
+  const std::string_view name(name_in.data(), name_in.size());
+  const std::string_view value(value_in.data(), value_in.size());
+  if (name.size() < 6) return;
+  bool unused = false;
+  if (iequals(name, plan_.client_ip_header)) {
+    capture(headers_.client_ip, headers_.client_ip_present, value, ec);
+  } else if (iequals(name, "x-forwarded-method")) {
+    capture_once("X-Forwarded-Method", headers_.method, headers_.method_present, value, ec);
+  } else if (iequals(name, "x-forwarded-host")) {
+    capture_once("X-Forwarded-Host", headers_.host, headers_.host_present, value, ec);
+  } else if (iequals(name, "x-forwarded-uri")) {
+    capture_once("X-Forwarded-Uri", headers_.uri, headers_.uri_present, value, ec);
+  } else if (iequals(name, "x-forwarded-proto")) {
+    unused = false;
+    capture(headers_.proto, unused, value, ec);
+  }
+  for (std::size_t i = 0; i < plan_.key_headers.size() && i < kMaxKeyHeaders; ++i) {
+    if (iequals(name, plan_.key_headers[i])) {
+      bool present = !headers_.key_headers[i].empty();
+      capture(headers_.key_headers[i], present, value, ec);
+    }
+  }
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,63 @@
+#pragma once
+// A Beast parser that keeps only what a ForwardAuth decision reads: the X-Forwarded-* headers,
+// the client-IP header and the headers limit keys name. Values are copied into a fixed arena
+// owned by the session (repeated headers are joined with ","), so no field map is built and
+// nothing is allocated per request. Everything else (Host, cookies, the body) is skipped.
+#include <boost/beast/http/basic_parser.hpp>
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "guard/request/forward_request.h"
+
+namespace edgeguard {
+
+class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
+ public:
+  // The arena is big enough for any header block the header limit lets through.
+  static constexpr std::size_t kArenaBytes = 65536 + 1024;
+
+  ForwardAuthParser(const CapturePlan& plan, std::array<char, kArenaBytes>& arena)
+      : plan_(plan), arena_(arena) {}
+
+  const ForwardHeaders& headers() const { return headers_; }
+  bool has_body() const { return has_body_; }
+
+ private:
+  using error_code = boost::beast::error_code;
+  using sv = boost::beast::string_view;  // boost::core::string_view in Boost 1.81
+  using field = boost::beast::http::field;
+  using verb = boost::beast::http::verb;
+
+  void on_request_impl(verb, sv, sv, int, error_code&) override {}
+  void on_response_impl(int, sv, int, error_code& ec) override {
+    ec = boost::beast::http::error::bad_method;  // never a response on this side
+  }
+  void on_field_impl(field f, sv name, sv value, error_code& ec) override;
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+    has_body_ = !length || *length > 0;
+  }
+  std::size_t on_body_impl(sv body, error_code&) override { return body.size(); }
+  void on_chunk_header_impl(std::uint64_t, sv, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, sv body, error_code&) override {
+    return body.size();
+  }
+  void on_finish_impl(error_code&) override {}
+
+  // Copies `value` for a header seen (possibly again) into the arena; joins repeats with ",".
+  void capture(std::string_view& slot, bool& present, std::string_view value, error_code& ec);
+
+  void capture_once(std::string_view header, std::string_view& slot, bool& present,
+                    std::string_view value, error_code& ec);
+
+  const CapturePlan& plan_;
+  std::array<char, kArenaBytes>& arena_;
+  std::size_t used_ = 0;
+  ForwardHeaders headers_;
+  bool has_body_ = false;
+};
+
+}  // namespace edgeguard
