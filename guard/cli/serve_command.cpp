@@ -56,6 +56,11 @@ int run_serve(int argc, char** argv) {
   ForwardAuthServer server(*service, threads);
   boost::asio::io_context maintenance;
   StoreWiring stores(*service, *policy, maintenance);
+  if (!stores.error().empty()) {
+    log_event("error", "startup_failed", {{"error", stores.error()}});
+    std::fprintf(stderr, "%s\n", stores.error().c_str());
+    return 1;
+  }
   server.set_store_factory(stores.factory());
   if (!server.bind(policy->listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});

@@ -1,23 +1,85 @@
 #include "guard/cli/store_wiring.h"
 
+#include "guard/log/event_log.h"
+#include "guard/redis/redis_limit_store.h"
+
 namespace edgeguard {
 
 struct StoreWiring::Impl {
   Service& service;
+  std::shared_ptr<RedisSharedState> redis;  // null in local mode
+  std::vector<std::unique_ptr<RedisLimitStore>> per_thread;
 };
 
-StoreWiring::StoreWiring(Service& service, const Policy&, boost::asio::io_context&)
-    : impl_(std::make_unique<Impl>(Impl{service})) {}
+namespace {
+
+RedisStoreConfig redis_config(const RedisSettings& s) {
+  RedisStoreConfig c;
+  c.address = s.address;
+  c.nodes = s.nodes;
+  c.username = s.username;
+  c.password_file = s.password_file;
+  c.db = s.db;
+  c.timeout_ns = s.timeout_ns;
+  switch (s.on_error) {
+    case OnError::local:
+      c.on_error = RedisStoreConfig::OnError::local;
+      break;
+    case OnError::allow:
+      c.on_error = RedisStoreConfig::OnError::allow;
+      break;
+    case OnError::deny:
+      c.on_error = RedisStoreConfig::OnError::deny;
+      break;
+  }
+  return c;
+}
+
+}  // namespace
+
+StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io_context&)
+    : impl_(std::make_unique<Impl>(Impl{service, nullptr, {}})) {
+  if (policy.store.type != StoreType::redis) return;
+  std::string error;
+  impl_->redis = RedisSharedState::create(redis_config(policy.store.redis), &error);
+  if (!impl_->redis) {
+    error_ = error;
+    return;
+  }
+  Metrics* metrics = &service.metrics();
+  impl_->redis->set_observers(
+      [metrics](std::int64_t ns) { metrics->redis_seconds.observe_ns(ns); },
+      [metrics](bool open, const std::string& why) {
+        metrics->store_fallback_active.store(open ? 1 : 0);
+        log_event(open ? "error" : "info", open ? "store_fallback_on" : "store_fallback_off",
+                  {{"store", "redis"}, {"why", why}});
+      });
+}
 
 StoreWiring::~StoreWiring() = default;
 
 StoreFactory StoreWiring::factory() {
-  Service* service = &impl_->service;
-  return [service](void*, int) -> LimitStore* { return &service->local_store(); };
+  Impl* impl = impl_.get();
+  return [impl](void* io, int) -> LimitStore* {
+    if (!impl->redis) return &impl->service.local_store();
+    impl->per_thread.push_back(std::make_unique<RedisLimitStore>(
+        *static_cast<boost::asio::io_context*>(io), impl->redis, &impl->service.local_store()));
+    return impl->per_thread.back().get();
+  };
 }
 
-bool StoreWiring::ready(std::string*) const { return true; }
+bool StoreWiring::ready(std::string*) const {
+  // With Redis down the on_error policy answers at once, so the guard stays ready: that is
+  // the point of the fallback. /metrics shows edgeguard_store_fallback_active.
+  return true;
+}
 
-void StoreWiring::maintain() {}
+void StoreWiring::maintain() {
+  if (!impl_->redis) return;
+  const RedisCounters& c = impl_->redis->counters();
+  Metrics& m = impl_->service.metrics();
+  m.store_errors.store(c.errors.load() + c.timeouts.load());
+  m.store_fallback_active.store(impl_->redis->fallback_active() ? 1 : 0);
+}
 
 }  // namespace edgeguard

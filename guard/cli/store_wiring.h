@@ -16,6 +16,8 @@ class StoreWiring {
  public:
   StoreWiring(Service& service, const Policy& policy, boost::asio::io_context& maintenance);
   ~StoreWiring();
+  // Empty when the stores could be built; else why not (a startup error).
+  const std::string& error() const { return error_; }
   StoreFactory factory();
   bool ready(std::string* why) const;
   void maintain();
@@ -23,6 +25,7 @@ class StoreWiring {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::string error_;
 };
 
 }  // namespace edgeguard
