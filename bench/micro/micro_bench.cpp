@@ -1,0 +1,534 @@
+// Micro benchmarks of the decision path (SPEC section 8): each piece a request goes through, and
+// the whole of it minus I/O. Every benchmark reports `allocs`: heap allocations per iteration
+// (bench/micro/alloc_counter.cpp interposes malloc), which must be 0 on the request path.
+#include <benchmark/benchmark.h>
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/micro/alloc_counter.h"
+#include "guard/config/policy_loader.h"
+#include "guard/core/decide.h"
+#include "guard/http/forward_auth_parser.h"
+#include "guard/http/response.h"
+#include "guard/limit/gcra.h"
+#include "guard/log/event_log.h"
+#include "guard/net/cidr_set.h"
+#include "guard/request/client_ip.h"
+#include "guard/request/forward_request.h"
+#include "guard/request/path_normalize.h"
+#include "guard/service/service.h"
+#include "guard/store/local_store.h"
+#include "guard/tailnet/node_directory.h"
+
+namespace edgeguard {
+namespace {
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "micro_bench: %s\n", why.c_str());
+  std::exit(1);
+}
+
+// Reports allocations per iteration of the loop it wraps (construct before, finish after).
+class AllocScope {
+ public:
+  explicit AllocScope(benchmark::State& state)
+      : state_(state), start_(bench::thread_allocations()) {}
+  void finish() {
+    const auto n = bench::thread_allocations() - start_;
+    state_.counters["allocs"] =
+        benchmark::Counter(static_cast<double>(n), benchmark::Counter::kAvgIterations);
+  }
+
+ private:
+  benchmark::State& state_;
+  std::uint64_t start_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Request parsing pieces.
+
+void BM_ClientIp(benchmark::State& state) {
+  // What Traefik sends when the client supplied its own X-Forwarded-For: theirs, then the peer.
+  const std::string_view v4 = "10.1.2.3, 198.51.100.23";
+  const std::string_view v6 = "10.1.2.3, 2001:db8:85a3::8a2e:370:7334";
+  const std::string_view value = state.range(0) == 4 ? v4 : v6;
+  const ClientIpStrategy strategy{1, nullptr};
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    auto r = resolve_client_ip(value, strategy);
+    benchmark::DoNotOptimize(r);
+  }
+  allocs.finish();
+}
+BENCHMARK(BM_ClientIp)->Arg(4)->Arg(6)->ArgName("family");
+
+void BM_PathNormalize(benchmark::State& state) {
+  const std::string_view paths[] = {
+      "/api/v3/flows/executor/default-authentication-flow/",
+      "/app/sales-invoice/ACC-SINV-2024-00017",
+      "/static//js/../css/./%7Etheme/main%2ecss",
+  };
+  const std::string_view path = paths[state.range(0)];
+  std::array<char, kMaxUriBytes> out;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    PathError err = PathError::none;
+    benchmark::DoNotOptimize(normalize_path(path, out.data(), err));
+    benchmark::DoNotOptimize(err);
+  }
+  allocs.finish();
+}
+BENCHMARK(BM_PathNormalize)->DenseRange(0, 2)->ArgName("case");
+
+// ---------------------------------------------------------------------------------------------
+// Route matching: 50 routes of the shapes a real policy has (exact hosts, wildcards, prefixes,
+// exact paths, method lists, a few regexes).
+
+std::string fifty_routes_yaml() {
+  std::string y = "callers: [127.0.0.0/8]\nroutes:\n";
+  for (int i = 0; i < 50; ++i) {
+    const std::string n = std::to_string(i);
+    y += "  - name: r" + n + "\n";
+    switch (i % 5) {
+      case 0:
+        y += "    hosts: [app" + n + ".example.com]\n";
+        break;
+      case 1:
+        y += "    hosts: [\"*.tenant" + n + ".example.org\"]\n";
+        y += "    paths: [/api/v" + n + "/, \"= /login" + n + "\"]\n";
+        break;
+      case 2:
+        y += "    hosts: [svc" + n + ".example.com, svc" + n + ".example.net]\n";
+        y += "    paths: [/admin/]\n    methods: [POST, PUT, DELETE]\n";
+        break;
+      case 3:
+        y += "    hosts: [shop" + n + ".example.com]\n";
+        y += i % 10 == 3 ? "    paths: [\"~ ^/cart/[0-9]+/checkout$\"]\n"
+                         : "    paths: [/cart/, /checkout/]\n";
+        break;
+      case 4:
+        y += "    hosts: [\"*.zone" + n + ".example.net\", zone" + n + ".example.net]\n";
+        y += "    paths: [/]\n";
+        break;
+    }
+    y += "    limits:\n      - {name: per-ip, average: 10, period: 1m, burst: 5, key: client_ip}\n";
+  }
+  y += "default: deny\n";
+  return y;
+}
+
+void BM_RouteMatch50(benchmark::State& state) {
+  static const auto policy = [] {
+    auto load = parse_policy(fifty_routes_yaml(), "fifty.yaml");
+    if (!load.policy) die(load.error);
+    if (load.policy->routes.size() != 50) die("expected 50 routes");
+    return load.policy;
+  }();
+  struct Case {
+    std::string_view host, path, method, expect;
+  };
+  static constexpr Case kCases[] = {
+      {"app0.example.com", "/", "GET", "r0"},
+      {"a.tenant21.example.org", "/api/v21/items", "GET", "r21"},
+      {"shop23.example.com", "/cart/17/checkout", "POST", "r23"},  // a regex route
+      {"www.zone49.example.net", "/index.html", "GET", "r49"},
+      {"unknown.example.com", "/", "GET", "default"},
+  };
+  const Case& c = kCases[state.range(0)];
+  if (policy->match(c.host, c.path, c.method).name != c.expect) die("route match is wrong");
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(&policy->match(c.host, c.path, c.method));
+  }
+  allocs.finish();
+  state.SetLabel(std::string(c.expect));
+}
+BENCHMARK(BM_RouteMatch50)->DenseRange(0, 4)->ArgName("case");
+
+// ---------------------------------------------------------------------------------------------
+// CIDR sets of 10 and 10 000 networks (IPv4 /24s and IPv6 /48s), half the probes inside.
+
+void BM_CidrLookup(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::mt19937_64 rng(42);
+  std::vector<Cidr> nets;
+  std::vector<IpAddress> probes;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i % 2 == 0) {
+      const auto base = static_cast<std::uint32_t>(rng()) & 0xffffff00u;
+      nets.push_back({IpAddress::from_v4(base), 24});
+      probes.push_back(IpAddress::from_v4(base | 7));
+    } else {
+      const u128 base = (u128{rng()} << 64) & ~((u128{1} << 80) - 1);
+      nets.push_back({IpAddress::from_bits(base), 48});
+      probes.push_back(IpAddress::from_bits(base | 0x1234));
+    }
+    probes.push_back(IpAddress::from_v4(static_cast<std::uint32_t>(rng())));
+  }
+  const CidrSet set(nets);
+  std::shuffle(probes.begin(), probes.end(), rng);
+  std::size_t i = 0, hits = 0;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    hits += set.contains(probes[i]);
+    if (++i == probes.size()) i = 0;
+  }
+  allocs.finish();
+  benchmark::DoNotOptimize(hits);
+}
+BENCHMARK(BM_CidrLookup)->Arg(10)->Arg(10000)->ArgName("networks");
+
+// ---------------------------------------------------------------------------------------------
+// GCRA alone and the local store, alone and with two threads on it.
+
+void BM_Gcra(benchmark::State& state) {
+  const GcraRate rate{6'000'000'000, 30'000'000'000, 5};  // 10/min, burst 5
+  std::int64_t tat = 0, now = 1'000'000'000;
+  for (auto _ : state) {
+    const GcraResult r = gcra_check(tat, now, rate);
+    if (r.allowed) tat = r.new_tat;
+    now += 1'000'000'000;
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_Gcra);
+
+LocalLimitStore& shared_store() {
+  static LocalLimitStore store(1'000'000);
+  return store;
+}
+
+// range(0): distinct keys per thread (1 = every request on one bucket, the contended case).
+void BM_LocalStore(benchmark::State& state) {
+  auto& store = shared_store();
+  const auto keys = static_cast<std::uint64_t>(state.range(0));
+  const GcraRate rate{100'000, 100'000'000, 1000};
+  std::uint64_t seed = 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(state.thread_index() + 1);
+  std::int64_t now = 1'000'000'000;
+  std::uint64_t k = 0;
+  std::size_t admitted = 0;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    const std::uint64_t hash =
+        keys == 1 ? 0x1234567890abcdefULL : (seed ^ (k * 0xff51afd7ed558ccdULL));
+    if (++k == keys) k = 0;
+    const LimitCall call{rate, "bench", hash};
+    admitted += store.try_admit({&call, 1}, now, false)->allowed;
+    now += 50'000;
+  }
+  allocs.finish();
+  benchmark::DoNotOptimize(admitted);
+}
+BENCHMARK(BM_LocalStore)
+    ->Arg(1)
+    ->Arg(100000)
+    ->ArgName("keys")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+
+// ---------------------------------------------------------------------------------------------
+// The full decision on the example policy, extended with the tailnet rule its admin route is
+// meant to get and a geo rule on the ERP route.
+
+std::string bench_dir() {
+  const auto dir = std::filesystem::path(EDGEGUARD_BENCH_WORK_DIR);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// config/edgeguard.yaml with its data sources pointed at fixtures: the MaxMind test country
+// database and a node list of a few hundred nodes. The admin route gets its tailnet rule and the
+// ERP route its geo rule if the file at hand does not have them yet.
+std::string example_policy_yaml() {
+  const std::string src = EDGEGUARD_SOURCE_DIR;
+  const std::string nodes = bench_dir() + "/nodes.list";
+  {
+    std::ofstream out(nodes);
+    for (int i = 0; i < 300; ++i) {  // a tenth of them admins
+      out << "100.64." << i / 200 << '.' << (i % 200) + 1
+          << (i % 10 == 0 ? " tag:admin" : " tag:dev") << "\nfd7a:115c:a1e0::" << std::hex << i + 1
+          << std::dec << " tag:dev\n";
+    }
+    if (!out) die("cannot write " + nodes);
+  }
+  YAML::Node y = YAML::LoadFile(src + "/config/edgeguard.yaml");
+  y["geoip"] = YAML::Load("{country_db: " + src + "/tests/data/maxmind/GeoIP2-Country-Test.mmdb}");
+  y["tailnet"]["nodes"] = YAML::Load("{format: list, file: " + nodes + "}");
+  bool admin = false, erp = false;
+  for (auto route : y["routes"]) {
+    const auto name = route["name"].as<std::string>();
+    if (name == "admin") {
+      admin = true;
+      if (!route["tailnet"]) {
+        route.remove("allow_ips");
+        route["tailnet"] = YAML::Load("{require: enrolled, tags: [\"tag:admin\"]}");
+      }
+    } else if (name == "erp") {
+      erp = true;
+      if (!route["geo"]) route["geo"] = YAML::Load("{allow_countries: [GB, IE], unknown: deny}");
+    }
+  }
+  if (!admin || !erp) die("config/edgeguard.yaml has no admin or erp route any more");
+  YAML::Emitter out;
+  out << y;
+  return out.c_str();
+}
+
+// The running service's pieces, built the way the server (and `edgeguard explain`) builds them.
+struct Bench {
+  std::unique_ptr<Service> service;
+  std::shared_ptr<const Snapshot> snap;
+};
+
+Bench& example_service() {
+  static Bench b = [] {
+    set_log_enabled(false);
+    auto load = parse_policy(example_policy_yaml(), "bench.yaml", bench_dir());
+    if (!load.policy) die(load.error);
+    std::string error;
+    Bench out;
+    out.service = Service::create(load.policy, "", &error);
+    if (!out.service) die(error);
+    out.snap = out.service->snapshot();
+    if (!out.snap->geo || !out.snap->nodes || out.snap->nodes->size() != 600) {
+      die("geo database or node list did not load");
+    }
+    return out;
+  }();
+  return b;
+}
+
+struct Call {
+  std::string method, host, uri, xff;
+  std::string expect_route;
+};
+
+// The traffic the load test's mix is made of; client addresses rotate so buckets stay fresh.
+std::vector<Call> calls_for(int which) {
+  std::vector<Call> calls;
+  auto add = [&](std::string m, std::string h, std::string u, std::string xff, std::string r) {
+    calls.push_back({std::move(m), std::move(h), std::move(u), std::move(xff), std::move(r)});
+  };
+  // Three GB addresses of the MaxMind test database (admitted) and a US one (refused).
+  const char* geo_ips[] = {"81.2.69.160", "2.125.160.216", "81.2.69.142", "216.160.83.56"};
+  for (int i = 0; i < 64; ++i) {
+    const std::string n = std::to_string(i);
+    if (which == 0 || which == 4) {
+      add("POST", "auth.securenexus.net",
+          "/api/v3/flows/executor/default-authentication-flow/?query=", "198.51.100." + n,
+          "authentik-login");
+    }
+    if (which == 1 || which == 4) {
+      add("GET", "erp.byrne-accounts.org", "/app/sales-invoice/ACC-SINV-2024-000" + n,
+          std::string("10.9.8.7, ") + geo_ips[i % 4], "erp");
+    }
+    if (which == 2 || which == 4) {
+      add("GET", "grafana.securenexus.net", "/d/node-exporter?orgId=1",
+          "100.64.0." + std::to_string((i % 20) * 10 + 1), "admin");
+    }
+    if (which == 3 || which == 4) {
+      add("GET", "app.securenexus.net", "/outpost.goauthentik.io/auth/traefik",
+          "2001:db8:" + n + "::1", "authentik-outpost");
+    }
+  }
+  return calls;
+}
+
+constexpr const char* kDecideCases[] = {"login", "erp_geo", "admin_tailnet", "outpost", "mix"};
+
+ForwardHeaders headers_of(const Call& c) {
+  ForwardHeaders h;
+  h.method = c.method;
+  h.method_present = true;
+  h.host = c.host;
+  h.host_present = true;
+  h.uri = c.uri;
+  h.uri_present = true;
+  h.proto = "https";
+  h.client_ip = c.xff;
+  h.client_ip_present = true;
+  return h;
+}
+
+// Per request: parse_forward_request + match + facts (geo lookup, tailnet find) + the rules and
+// the local bucket: what the server does per request minus I/O and the response.
+void BM_Decide(benchmark::State& state) {
+  Bench& b = example_service();
+  const Snapshot& snap = *b.snap;
+  const Policy& policy = *snap.policy;
+  LocalLimitStore& store = b.service->local_store();
+  const auto calls = calls_for(static_cast<int>(state.range(0)));
+  std::vector<ForwardHeaders> headers;
+  for (const auto& c : calls) headers.push_back(headers_of(c));
+  RequestScratch scratch;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const auto parsed =
+        parse_forward_request(headers[i], "X-Forwarded-For", snap.client_ip, scratch);
+    if (!parsed.ok()) die("bench request does not parse: " + calls[i].uri);
+    const auto& route =
+        policy.match(parsed.request.host, parsed.request.path, parsed.request.method);
+    if (route.name != calls[i].expect_route) die("bench request matched " + route.name);
+  }
+  std::int64_t now = 1'000'000'000'000;
+  std::size_t i = 0, allowed = 0;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    const ParseOutcome parsed =
+        parse_forward_request(headers[i], "X-Forwarded-For", snap.client_ip, scratch);
+    const ForwardRequest& req = parsed.request;
+    Facts facts;
+    facts.client_ip = req.client_ip;
+    const Route& route = policy.match(req.host, req.path, req.method);
+    if (route.geo) facts.geo = snap.geo->lookup(facts.client_ip);
+    if (route.tailnet) facts.node = snap.nodes->find(facts.client_ip);
+    Decision d;
+    if (evaluate_rules(route, facts, d, nullptr)) {
+      LimitCalls limit_calls;
+      build_limit_calls(route, req, facts, policy.client_ip.ipv6_prefix, limit_calls);
+      apply_limits(route, *store.try_admit(limit_calls.view(), now, false), d, nullptr);
+    }
+    allowed += d.allowed();
+    if (++i == calls.size()) i = 0;
+    now += 100'000'000;  // 10 requests/s in all: the buckets admit, as most real traffic is
+  }
+  allocs.finish();
+  benchmark::DoNotOptimize(allowed);
+  state.SetLabel(kDecideCases[state.range(0)]);
+}
+BENCHMARK(BM_Decide)->DenseRange(0, 4)->ArgName("case");
+
+// decide() alone (SPEC: <= 500 ns median): request already parsed, facts already resolved.
+void BM_DecideCore(benchmark::State& state) {
+  Bench& b = example_service();
+  const Snapshot& snap = *b.snap;
+  const Policy& policy = *snap.policy;
+  LocalLimitStore& store = b.service->local_store();
+  const auto calls = calls_for(static_cast<int>(state.range(0)));
+  std::vector<std::unique_ptr<RequestScratch>> scratch;
+  std::vector<ForwardRequest> requests;
+  std::vector<Facts> facts;
+  for (const auto& c : calls) {
+    scratch.push_back(std::make_unique<RequestScratch>());
+    const auto parsed =
+        parse_forward_request(headers_of(c), "X-Forwarded-For", snap.client_ip, *scratch.back());
+    if (!parsed.ok()) die("bench request does not parse: " + c.uri);
+    requests.push_back(parsed.request);
+    Facts f;
+    f.client_ip = parsed.request.client_ip;
+    f.geo = snap.geo->lookup(f.client_ip);
+    f.node = snap.nodes->find(f.client_ip);
+    facts.push_back(f);
+  }
+  std::int64_t now = 1'000'000'000'000;
+  std::size_t i = 0, allowed = 0;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    allowed += decide(policy, requests[i], facts[i], store, now).allowed();
+    if (++i == calls.size()) i = 0;
+    now += 100'000'000;
+  }
+  allocs.finish();
+  benchmark::DoNotOptimize(allowed);
+  state.SetLabel(kDecideCases[state.range(0)]);
+}
+BENCHMARK(BM_DecideCore)->DenseRange(0, 4)->ArgName("case");
+
+// ---------------------------------------------------------------------------------------------
+// The server's byte-level work: the parser over a ForwardAuth call as Traefik sends it, and the
+// response.
+
+std::string traefik_request(const Call& c) {
+  return "GET /auth HTTP/1.1\r\n"
+         "Host: 127.0.0.1:8080\r\n"
+         "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0\r\n"
+         "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+         "Accept-Encoding: gzip, deflate, br\r\n"
+         "Accept-Language: en-GB,en;q=0.5\r\n"
+         "Cookie: authentik_session=7f3c1a9e2b4d6f8a0c1e3b5d7f9a1c3e; "
+         "csrftoken=Zq8x1Y2w3V4u5T6s\r\n"
+         "X-Forwarded-For: " +
+         c.xff +
+         "\r\n"
+         "X-Forwarded-Host: " +
+         c.host +
+         "\r\n"
+         "X-Forwarded-Method: " +
+         c.method +
+         "\r\n"
+         "X-Forwarded-Port: 443\r\n"
+         "X-Forwarded-Proto: https\r\n"
+         "X-Forwarded-Server: traefik-7d9f8b6c5-x2x4q\r\n"
+         "X-Forwarded-Uri: " +
+         c.uri +
+         "\r\n"
+         "X-Real-Ip: " +
+         c.xff.substr(c.xff.rfind(' ') + 1) +
+         "\r\n"
+         "\r\n";
+}
+
+void BM_ForwardAuthParser(benchmark::State& state) {
+  const std::string bytes = traefik_request(calls_for(1).front());
+  const CapturePlan plan;
+  auto arena = std::make_unique<std::array<char, ForwardAuthParser::kArenaBytes>>();
+  std::optional<ForwardAuthParser> parser;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    parser.emplace(plan, *arena);
+    parser->header_limit(8192);
+    parser->eager(true);
+    boost::system::error_code ec;
+    parser->put(boost::asio::buffer(bytes), ec);
+    if (ec || !parser->is_done()) die("parser: " + ec.message());
+    benchmark::DoNotOptimize(parser->headers().uri.size());
+  }
+  allocs.finish();
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+}
+BENCHMARK(BM_ForwardAuthParser);
+
+void BM_WriteDecision(benchmark::State& state) {
+  Bench& b = example_service();
+  const Policy& policy = *b.snap->policy;
+  Decision d;
+  d.route = &policy.routes[1];
+  d.limit_index = 0;
+  d.remaining = 3;
+  d.reset_ns = 12'000'000'000;
+  if (state.range(0) == 1) {
+    d.verdict = Verdict::deny;
+    d.reason = Reason::rate_limit;
+    d.rule = "limit";
+    d.retry_after_ns = 4'500'000'000;
+    d.remaining = 0;
+  }
+  Facts facts;
+  facts.client_ip = *IpAddress::parse("198.51.100.7");
+  std::string out;
+  out.reserve(1024);
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    out.clear();
+    write_decision(out, d, facts, IdentityHeaders{}, true);
+    benchmark::DoNotOptimize(out.data());
+  }
+  allocs.finish();
+  state.SetLabel(state.range(0) == 1 ? "429" : "200");
+}
+BENCHMARK(BM_WriteDecision)->Arg(0)->Arg(1)->ArgName("deny");
+
+}  // namespace
+}  // namespace edgeguard
+
+BENCHMARK_MAIN();
