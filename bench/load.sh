@@ -76,6 +76,23 @@ wait_http() {
 }
 
 # --- edgeguard: the example policy, on free ports, one thread ---------------------------------
+# Its relative paths are kept: the tailnet nodes file comes from config/, the country database is
+# the MaxMind test database (the mix uses its GB, IE and IR networks).
+geoip_test_db=$root/tests/data/maxmind/GeoIP2-Country-Test.mmdb
+country_db=$(sed -n 's/^geoip:.*country_db: *\([^,} ]*\).*/\1/p' "$root/config/edgeguard.yaml")
+nodes_file=$(sed -n 's/^ *nodes:.*file: *\([^,} ]*\).*/\1/p' "$root/config/edgeguard.yaml")
+if [[ -n "$country_db" ]]; then
+  mkdir -p "$(dirname "$run_dir/$country_db")"
+  cp "$geoip_test_db" "$run_dir/$country_db"
+fi
+mkdir -p "$run_dir/nginx"
+if [[ -n "$nodes_file" ]]; then
+  cp "$root/config/$nodes_file" "$run_dir/$nodes_file"
+  python3 "$root/bench/peers/nginx/tailnet_geo.py" "$run_dir/$nodes_file" 0 tag:admin \
+    >"$run_dir/nginx/tailnet-admin.geo"
+else
+  : >"$run_dir/nginx/tailnet-admin.geo"
+fi
 eg_port=$(free_port)
 eg_admin_port=$(free_port)
 sed -e "s/^listen:.*/listen: 127.0.0.1:$eg_port/" \
@@ -91,8 +108,8 @@ started+=("$eg_pid")
 ngx_port=$(free_port)
 sed -e "s#@LISTEN@#127.0.0.1:$ngx_port#" -e "s#@RUN_DIR@#$run_dir/nginx#g" \
     -e "s#@WORKERS@#1#" -e "s#@PEER_DIR@#$root/bench/peers/nginx#g" \
+    -e "s#@GEOIP_COUNTRY_DB@#${country_db:+$run_dir/$country_db}#g" \
     "$root/bench/peers/nginx/nginx.conf.in" >"$run_dir/nginx.conf"
-mkdir -p "$run_dir/nginx"
 taskset -c "$server_cpu" nginx -e "$run_dir/nginx/error.log" -p "$run_dir/nginx" \
   -c "$run_dir/nginx.conf" &
 ngx_pid=$!
@@ -134,6 +151,11 @@ run() {
   taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "${extra[@]}" \
     -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
   after=$(cpu_ticks "$pid")
+  if ! kill -0 "$pid" 2>/dev/null; then
+    BENCH_KEEP=1
+    echo "load.sh: $name exited during the $script $mode run; logs in $run_dir" >&2
+    exit 1
+  fi
   local requests rps p50 p99 non2xx errors
   requests=$(awk '/requests in/ {print $1}' "$out")
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")

@@ -13,14 +13,19 @@
 --
 -- Share of calls (percent):
 --   40  authentik-outpost: GET /outpost.goauthentik.io/... on *.securenexus.net, any client
---   12  authentik-login:   POST flow executor, from 20 000 addresses (credential stuffing)
+--   12  authentik-login:   POST flow executor, from 20 000 addresses (credential stuffing),
+--                          10 % of them in Iran (geo deny_countries)
 --    3  authentik-login:   POST "= /if/flow/default-authentication-flow/"
 --    5  authentik-login:   POST /application/o/token/ from 200 API clients
---   25  erp:               ERPNext pages and API, 2 000 clients (IPv4 and IPv6), 10 % office
---    8  admin:             Grafana/Portainer, 60 % from admin networks, 40 % from elsewhere
+--   25  erp:               ERPNext pages and API from 2 000 customers in GB and IE (IPv4 and
+--                          IPv6), 10 % from the office (bypass), 10 % from other or unknown
+--                          countries (geo allow_countries, unknown: deny)
+--    8  admin:             Grafana/Portainer, half from the enrolled tag:admin node, half from
+--                          enrolled nodes without the tag, unenrolled tailnet addresses, the LAN
+--                          and the internet (tailnet require: enrolled)
 --    7  no route:          other hosts, GETs of the login pages (default: allow)
--- TODO(geo, tailnet): GeoIP-denied countries and enrolled/unenrolled tailnet nodes, once the
--- policy in config/edgeguard.yaml has geo and tailnet rules.
+-- Countries are those of tests/data/maxmind/GeoIP2-Country-Test.mmdb (bench/load.sh installs it
+-- as the policy's country_db) and the tailnet is config/tailnet-status.json.
 
 local calls = {}
 local next_call = 0
@@ -50,9 +55,15 @@ local function public_v4()
   end
 end
 -- One address per /64, so edgeguard's ipv6_prefix: 64 grouping and nginx's per-address key
--- count the same clients.
-local function public_v6(i)
-  return string.format("2a02:%x:%x:%x::%x", rand(65535), rand(65535), i % 65536, rand(65535))
+-- count the same clients. `net` is a /32 of the test database (GB 2a02:d680, IE 2a02:e900,
+-- IR 2a02:d380) or nil for any unknown network.
+local function public_v6(i, net)
+  net = net or string.format("2a02:%x", rand(0x3fff))  -- any network
+  return string.format("%s:%x:%x::%x", net, rand(65535), i % 65536, rand(65535))
+end
+local function gb_v4()
+  if rand(2) == 1 then return string.format("81.2.69.%d", 160 + rand(32) - 1) end
+  return string.format("81.2.69.%d", 144 + rand(16) - 1)
 end
 
 local function pool(n, make)
@@ -108,20 +119,30 @@ local function build(seed, count)
     if i % 5 == 0 then return public_v6(i) end
     return public_v4()
   end)
-  local stuffers = pool(20000, function() return public_v4() end)
-  local api_clients = pool(200, function() return public_v4() end)
-  local erp_clients = pool(2000, function(i)
-    if i % 4 == 0 then return public_v6(i) end
+  local stuffers = pool(20000, function(i)
+    if i % 10 == 0 then return public_v6(i, "2a02:d380") end  -- Iran: geo deny
     return public_v4()
   end)
-  local admins = pool(300, function(i)
-    if i % 3 == 0 then return string.format("100.%d.%d.%d", 64 + rand(64) - 1, rand(256) - 1, rand(254)) end
-    if i % 3 == 1 then return string.format("fd7a:115c:a1e0::%x:%x", rand(65535), rand(65535)) end
-    return string.format("192.168.1.%d", rand(254))
+  local api_clients = pool(200, function() return public_v4() end)
+  local erp_clients = pool(2000, function(i)
+    if i % 10 == 0 then return gb_v4() end
+    if i % 3 == 0 then return public_v6(i, "2a02:e900") end  -- Ireland
+    return public_v6(i, "2a02:d680")  -- Great Britain
   end)
+  local erp_foreign = pool(200, function(i)
+    if i % 4 == 0 then return string.format("216.160.83.%d", 56 + rand(8) - 1) end  -- US
+    if i % 4 == 1 then return string.format("89.160.20.%d", 112 + rand(16) - 1) end  -- SE
+    if i % 4 == 2 then return public_v6(i, "2a02:d380") end  -- IR
+    return public_v4()  -- not in the database: unknown
+  end)
+  -- config/tailnet-status.json: admin-box (tag:admin) may; alice, bob and the gateway are
+  -- enrolled without the tag; the rest of the ranges, the LAN and the internet are not enrolled.
+  local admins = {"100.64.0.9", "fd7a:115c:a1e0::9"}
   local outsiders = pool(300, function(i)
-    if i % 3 == 0 then return string.format("192.168.2.%d", rand(254)) end  -- next to the admin LAN
-    if i % 3 == 1 then return string.format("100.%d.%d.%d", 128 + rand(64) - 1, rand(256) - 1, rand(254)) end  -- outside 100.64/10
+    if i % 5 == 0 then return pick({"100.64.0.5", "100.88.1.2", "fd7a:115c:a1e0::1:2", "100.101.102.1"}) end
+    if i % 5 == 1 then return string.format("100.%d.%d.%d", 64 + rand(64) - 1, rand(256) - 1, rand(254)) end
+    if i % 5 == 2 then return string.format("fd7a:115c:a1e0::%x:%x", rand(65535), rand(65535)) end
+    if i % 5 == 3 then return string.format("192.168.1.%d", rand(254)) end
     return public_v4()
   end)
   local sn_hosts = {"auth.securenexus.net", "grafana.securenexus.net", "portainer.securenexus.net",
@@ -157,14 +178,19 @@ local function build(seed, count)
                    ["Authorization"] = "Basic ZXJwOnNlY3JldA=="})
     elseif r <= 85 then
       local client = pick(erp_clients)
-      if rand(10) == 1 then client = string.format("203.0.113.%d", rand(254)) end
+      local who = rand(10)
+      if who == 1 then
+        client = string.format("203.0.113.%d", rand(254))
+      elseif who == 2 then
+        client = pick(erp_foreign)
+      end
       local method = "GET"
       if rand(5) == 1 then method = "POST" end
       c = forward(method, pick(erp_hosts), pick(erp_paths) .. rand(999), client,
                   {["Cookie"] = "sid=" .. rand(100000000) .. "; system_user=yes"})
     elseif r <= 93 then
       local client
-      if rand(10) <= 6 then client = pick(admins) else client = pick(outsiders) end
+      if rand(2) == 1 then client = pick(admins) else client = pick(outsiders) end
       c = forward("GET", pick(admin_hosts), "/d/rYdddlPWk/node-exporter?orgId=1&refresh=" .. rand(60) .. "s",
                   client, {["Cookie"] = "grafana_session=" .. rand(100000000)})
     else
