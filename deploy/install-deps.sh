@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's packages, what edgeguard needs and is missing.
+#   deploy/install-deps.sh build   compiler, CMake and the libraries edgeguard links
+#   deploy/install-deps.sh serve   build + npm (deploy/fetch-geoip.sh fetches the country database)
+#   deploy/install-deps.sh test    build + the real servers and tools the tests drive
+set -euo pipefail
+
+build=(g++ cmake ninja-build pkg-config git
+       libboost1.81-dev libboost-json1.81-dev libhiredis-dev libyaml-cpp-dev libmaxminddb-dev
+       zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev)
+serve=(npm)
+test=(redis-server redis-tools caddy nginx-light libnginx-mod-http-geoip2 wrk mmdb-bin
+      prometheus python3 python3-yaml clang libclang-rt-14-dev systemd curl procps util-linux)
+
+want=("${build[@]}")
+case "${1:-build}" in
+  build) ;;
+  serve) want+=("${serve[@]}") ;;
+  test) want+=("${test[@]}") ;;
+  *) echo "usage: $0 build|serve|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+# Installing nginx or redis must not leave system services running on their default ports.
+policy_rc=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy_rc" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy_rc" >/dev/null
+  $sudo chmod +x "$policy_rc"
+  made_policy=1
+fi
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ "$made_policy" -eq 0 ] || $sudo rm -f "$policy_rc"
