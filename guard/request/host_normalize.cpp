@@ -42,7 +42,12 @@ std::size_t normalize_host(std::string_view host, char* out) {
     host = host.substr(0, colon);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  if (host.empty()) return 0;
+  // An empty label ("a..", ".a", "a..b") names no DNS host; refusing it keeps "auth.x.net.."
+  // from missing the route of "auth.x.net" while still reaching it through a lenient proxy.
+  if (host.empty() || host.front() == '.' || host.back() == '.' ||
+      host.find("..") != std::string_view::npos) {
+    return 0;
+  }
   for (char c : host) {
     c = lower(c);
     if (!is_host_char(c)) return 0;
