@@ -137,9 +137,4 @@ int run_explain(int argc, char** argv) {
   return 0;
 }
 
-int run_replay(int, char**) {
-  std::fprintf(stderr, "edgeguard replay: not in this build yet\n");
-  return 2;
-}
-
 }  // namespace edgeguard

@@ -1,0 +1,53 @@
+#pragma once
+// One line of a Traefik JSON access log reduced to what the policy reads. The parser is a
+// single pass over the bytes that picks out a handful of fields and skips the rest without
+// building a document: replaying a day of logs is dominated by this loop. Strings are views
+// into the line, or into the parser's scratch buffer when they contained JSON escapes; both
+// stay valid until the next parse().
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edgeguard {
+
+// Request headers a record can carry (`request_<Name>` fields): the client-ip header and the
+// headers limit keys name.
+inline constexpr std::size_t kMaxRecordHeaders = 5;
+
+struct AccessRecord {
+  std::string_view client_host;   // ClientHost: the TCP peer Traefik saw
+  std::string_view request_host;  // RequestHost
+  std::string_view method;        // RequestMethod
+  std::string_view path;          // RequestPath: escaped path, "?", raw query
+  std::int64_t start_ns = 0;      // StartUTC as nanoseconds since the Unix epoch
+  std::array<std::string_view, kMaxRecordHeaders> headers{};
+  std::array<bool, kMaxRecordHeaders> header_present{};
+};
+
+class AccessLogParser {
+ public:
+  // `header_names`: request headers to capture, matched case-insensitively against the
+  // `request_<Name>` fields Traefik writes when header logging is on (at most
+  // kMaxRecordHeaders; record.headers[i] is header_names[i]).
+  explicit AccessLogParser(std::vector<std::string> header_names = {});
+
+  // Parses one line (without its newline). Returns nullptr on success, or a short static
+  // description of what is wrong: a line is data from outside, never a reason to stop.
+  const char* parse(std::string_view line, AccessRecord& out);
+
+ private:
+  std::vector<std::string> header_fields_;  // "request_<name>", lower case
+  std::string scratch_;                     // unescaped strings; grows, never shrinks
+  std::size_t scratch_used_ = 0;
+};
+
+// RFC 3339 (as Go's time.RFC3339Nano writes it: "2024-05-01T12:34:56.123456789Z", fraction
+// optional, "Z" or "+hh:mm"/"-hh:mm") to nanoseconds since the Unix epoch.
+std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text);
+// The inverse, always UTC with a "Z" and whole seconds (for reports).
+std::string format_rfc3339(std::int64_t ns);
+
+}  // namespace edgeguard
