@@ -8,8 +8,15 @@
 namespace edgeguard {
 namespace {
 
-void note(Trace* trace, const char* rule, const char* result, std::string detail = {}) {
-  if (trace != nullptr) trace->push_back({rule, result, std::move(detail)});
+void note(Trace* trace, const char* rule, const char* result, const char* detail = "") {
+  if (trace != nullptr) trace->push_back({rule, result, detail});
+}
+
+// For details that must be formatted: `detail` runs only when a trace is wanted, so the request
+// path never builds (and allocates) a string nobody reads.
+template <typename Detail>
+void note_with(Trace* trace, const char* rule, const char* result, Detail detail) {
+  if (trace != nullptr) trace->push_back({rule, result, detail()});
 }
 
 template <typename T, typename V>
@@ -119,7 +126,7 @@ bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* 
       note(trace, "tailnet", "deny", why);
       if (deny(d, route, route.tailnet->shadow, Reason::tailnet, "tailnet")) return false;
     } else {
-      note(trace, "tailnet", "pass", "node " + facts.node->name);
+      note_with(trace, "tailnet", "pass", [&] { return "node " + facts.node->name; });
     }
   }
   if (route.geo) {
@@ -141,16 +148,18 @@ void apply_limits(const Route& route, const LimitOutcome& outcome, Decision& d, 
   d.reset_ns = outcome.reset_ns;
   if (outcome.allowed) {
     d.limit_index = outcome.nearest_index;
-    note(trace, "limits", "pass", "remaining " + std::to_string(outcome.remaining));
+    note_with(trace, "limits", "pass",
+              [&] { return "remaining " + std::to_string(outcome.remaining); });
     return;
   }
   d.limit_index = outcome.denied_index;
   d.retry_after_ns = outcome.retry_after_ns;
   const bool known = outcome.denied_index >= 0 &&
                      static_cast<std::size_t>(outcome.denied_index) < route.limits.size();
-  note(trace, "limits", "deny",
-       (known ? route.limits[outcome.denied_index].name : std::string("?")) + ": retry after " +
-           std::to_string(retry_after_seconds(outcome.retry_after_ns)) + "s");
+  note_with(trace, "limits", "deny", [&] {
+    return (known ? route.limits[outcome.denied_index].name : std::string("?")) + ": retry after " +
+           std::to_string(retry_after_seconds(outcome.retry_after_ns)) + "s";
+  });
   deny(d, route, false, Reason::rate_limit, "limit");
 }
 

@@ -10,7 +10,9 @@ namespace {
 
 constexpr int kMaxAddressText = 64;
 
-int width(const IpAddress& ip) { return ip.is_v4() ? 32 : 128; }
+int width(const IpAddress& ip) {
+  return ip.is_v4() ? 32 : 128;
+}
 
 u128 low_mask(int host_bits) {
   if (host_bits <= 0) return 0;
@@ -18,20 +20,76 @@ u128 low_mask(int host_bits) {
   return (u128{1} << host_bits) - 1;
 }
 
+// Dotted quad exactly as glibc's inet_pton(AF_INET) reads it (four decimal octets, no leading
+// zeros, nothing else), without its C-string copy: this runs on every request.
+std::optional<std::uint32_t> parse_v4(std::string_view text) {
+  std::uint32_t value = 0, octet = 0;
+  int octets = 0;
+  bool saw_digit = false;
+  for (const char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (saw_digit && octet == 0) return std::nullopt;
+      octet = octet * 10 + static_cast<std::uint32_t>(c - '0');
+      if (octet > 255) return std::nullopt;
+      if (!saw_digit) {
+        if (++octets > 4) return std::nullopt;
+        saw_digit = true;
+      }
+    } else if (c == '.' && saw_digit) {
+      if (octets == 4) return std::nullopt;
+      value = (value << 8) | octet;
+      octet = 0;
+      saw_digit = false;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (octets < 4 || !saw_digit) return std::nullopt;
+  return (value << 8) | octet;
+}
+
+char* put_decimal(char* p, unsigned v) {
+  if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+  if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+  *p++ = static_cast<char>('0' + v % 10);
+  return p;
+}
+
+char* put_dotted_quad(char* p, std::uint32_t v4) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    p = put_decimal(p, (v4 >> shift) & 0xff);
+    if (shift != 0) *p++ = '.';
+  }
+  return p;
+}
+
+char* put_hex_group(char* p, unsigned v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  bool started = false;
+  for (int shift = 12; shift >= 0; shift -= 4) {
+    const unsigned nibble = (v >> shift) & 0xf;
+    if (nibble != 0 || started || shift == 0) {
+      *p++ = kHex[nibble];
+      started = true;
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   if (text.empty() || text.size() >= kMaxAddressText) return std::nullopt;
+  if (text.find(':') == std::string_view::npos) {
+    const auto v4 = parse_v4(text);
+    if (!v4) return std::nullopt;
+    return from_v4(*v4);
+  }
   // inet_pton reads a C string: an embedded NUL would cut "1.2.3.4\0junk" short.
   if (text.find('\0') != std::string_view::npos) return std::nullopt;
   char buf[kMaxAddressText];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
-  if (text.find(':') == std::string_view::npos) {
-    in_addr v4{};
-    if (inet_pton(AF_INET, buf, &v4) != 1) return std::nullopt;
-    return from_v4(ntohl(v4.s_addr));
-  }
   in6_addr v6{};
   if (inet_pton(AF_INET6, buf, &v6) != 1) return std::nullopt;
   std::array<std::uint8_t, 16> bytes{};
@@ -75,23 +133,57 @@ bool IpAddress::is_private_or_local() const {
            in(0xC0A80000, 16);    // 192.168/16
   }
   const auto top16 = static_cast<std::uint16_t>(bits_ >> 112);
-  return bits_ == 0 || bits_ == 1 ||        // :: and ::1
-         (top16 & 0xfe00) == 0xfc00 ||      // fc00::/7 (ULA, the tailnet's fd7a:115c:a1e0::/48)
-         (top16 & 0xffc0) == 0xfe80;        // fe80::/10
+  return bits_ == 0 || bits_ == 1 ||    // :: and ::1
+         (top16 & 0xfe00) == 0xfc00 ||  // fc00::/7 (ULA, the tailnet's fd7a:115c:a1e0::/48)
+         (top16 & 0xffc0) == 0xfe80;    // fe80::/10
 }
 
+// What inet_ntop writes (RFC 5952: lower-case hex, the first longest run of two or more zero
+// groups as "::", glibc's "::a.b.c.d" for IPv4-compatible addresses), without its sprintf:
+// limit keys and logs format an address per request.
 std::size_t IpAddress::format(char* out) const {
+  char* p = out;
   if (is_v4()) {
-    in_addr v4addr{};
-    v4addr.s_addr = htonl(v4());
-    inet_ntop(AF_INET, &v4addr, out, INET_ADDRSTRLEN);
-  } else {
-    in6_addr v6{};
-    const auto b = bytes();
-    std::memcpy(v6.s6_addr, b.data(), 16);
-    inet_ntop(AF_INET6, &v6, out, INET6_ADDRSTRLEN);
+    p = put_dotted_quad(p, v4());
+    *p = '\0';
+    return static_cast<std::size_t>(p - out);
   }
-  return std::strlen(out);
+  unsigned groups[8];
+  for (int i = 0; i < 8; ++i) groups[i] = static_cast<unsigned>(bits_ >> (112 - 16 * i)) & 0xffff;
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (groups[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && groups[j] == 0) ++j;
+    if (j - i > best_len) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  if (best == 0 && best_len == 6) {  // ::a.b.c.d (::ffff:a.b.c.d is is_v4() above)
+    *p++ = ':';
+    *p++ = ':';
+    p = put_dotted_quad(p, static_cast<std::uint32_t>(bits_));
+    *p = '\0';
+    return static_cast<std::size_t>(p - out);
+  }
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      *p++ = ':';
+      if (i + best_len == 8) *p++ = ':';
+      i += best_len - 1;
+      continue;
+    }
+    if (i != 0) *p++ = ':';
+    p = put_hex_group(p, groups[i]);
+  }
+  *p = '\0';
+  return static_cast<std::size_t>(p - out);
 }
 
 std::string IpAddress::to_string() const {
@@ -112,8 +204,8 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
     const auto digits = text.substr(slash + 1);
     int prefix = -1;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
-        prefix < 0 || prefix > (ip->is_v4() ? 32 : 128)) {
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || prefix < 0 ||
+        prefix > (ip->is_v4() ? 32 : 128)) {
       return fail("bad prefix length");
     }
     cidr.prefix = prefix;
@@ -124,7 +216,9 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
   return cidr;
 }
 
-u128 Cidr::first() const { return address.bits(); }
+u128 Cidr::first() const {
+  return address.bits();
+}
 
 u128 Cidr::last() const {
   const int w = address.is_v4() ? 32 : 128;

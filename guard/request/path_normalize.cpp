@@ -15,10 +15,15 @@ bool is_unreserved(unsigned char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-char upper_hex(char c) { return (c >= 'a' && c <= 'f') ? static_cast<char>(c - 'a' + 'A') : c; }
+char upper_hex(char c) {
+  return (c >= 'a' && c <= 'f') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 // Steps 1 and 2 in one pass: decode and collapse "//". Returns the length written.
-std::size_t decode_and_collapse(std::string_view in, char* out, PathError& error) {
+// `dot_segment` tells whether a segment starts with "." (after decoding): only then can step 3
+// change anything, and most request paths skip it.
+std::size_t decode_and_collapse(std::string_view in, char* out, PathError& error,
+                                bool& dot_segment) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
@@ -48,7 +53,10 @@ std::size_t decode_and_collapse(std::string_view in, char* out, PathError& error
         continue;
       }
     }
-    if (c == '/' && n > 0 && out[n - 1] == '/') continue;
+    if (n > 0 && out[n - 1] == '/') {
+      if (c == '/') continue;
+      if (c == '.') dot_segment = true;
+    }
     out[n++] = c;
   }
   return n;
@@ -91,9 +99,10 @@ std::size_t normalize_path(std::string_view path, char* out, PathError& error) {
     error = PathError::not_absolute;
     return 0;
   }
-  const std::size_t n = decode_and_collapse(path, out, error);
+  bool dot_segment = false;
+  const std::size_t n = decode_and_collapse(path, out, error, dot_segment);
   if (error != PathError::none) return 0;
-  return remove_dot_segments(out, n);
+  return dot_segment ? remove_dot_segments(out, n) : n;
 }
 
 const char* describe(PathError error) {
