@@ -21,6 +21,7 @@ RedisStoreConfig redis_config(const RedisSettings& s) {
   c.password_file = s.password_file;
   c.db = s.db;
   c.timeout_ns = s.timeout_ns;
+  c.connections = s.connections;
   switch (s.on_error) {
     case OnError::local:
       c.on_error = RedisStoreConfig::OnError::local;

@@ -281,6 +281,9 @@ class Loader {
       if (auto a = r.get("db")) s.redis.db = static_cast<int>(as_int(a, "store.redis.db", 0, 15));
       if (auto a = r.get("timeout")) s.redis.timeout_ns = as_duration(a, "store.redis.timeout");
       if (auto a = r.get("on_error")) s.redis.on_error = on_error(a);
+      if (auto a = r.get("connections")) {
+        s.redis.connections = static_cast<int>(as_int(a, "store.redis.connections", 1, 16));
+      }
       if (s.redis.address.empty() && s.redis.nodes.empty()) {
         s.redis.address = "127.0.0.1:6379";
       }

@@ -97,6 +97,7 @@ struct RedisSettings {
   int db = 0;
   std::int64_t timeout_ns = 20'000'000;
   OnError on_error = OnError::local;
+  int connections = 1;  // per io thread and per Redis node
 };
 
 struct StoreSettings {
