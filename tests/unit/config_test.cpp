@@ -143,7 +143,14 @@ TEST(Config, ExamplePolicyLoads) {
   EXPECT_FALSE(policy->callers.contains(*IpAddress::parse("198.51.100.7")));
   EXPECT_EQ(policy->client_ip.depth, 1);
   EXPECT_EQ(policy->client_ip.ipv6_prefix, 64);
-  EXPECT_TRUE(policy->routes[2].has_allow_ips);
+  // The admin UIs admit enrolled tailnet nodes tagged tag:admin, not the whole 100.64.0.0/10.
+  ASSERT_TRUE(policy->routes[2].tailnet.has_value());
+  EXPECT_EQ(policy->routes[2].tailnet->tags, std::vector<std::string>{"tag:admin"});
+  EXPECT_FALSE(policy->routes[2].has_allow_ips);
+  EXPECT_TRUE(policy->needs_tailnet);
+  ASSERT_TRUE(policy->routes[3].geo.has_value());
+  EXPECT_EQ(policy->routes[3].geo->allow_countries, (std::vector<std::string>{"GB", "IE"}));
+  EXPECT_FALSE(policy->routes[3].geo->unknown_allow);
   EXPECT_TRUE(policy->routes[3].bypass.contains(*IpAddress::parse("203.0.113.50")));
 }
 
