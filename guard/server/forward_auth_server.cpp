@@ -153,7 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // For drain: close if nothing is in flight.
   void close_if_idle() {
-    if (read_len_ == 0 && out_.empty() && !waiting_store_ && !writing_) close();
+    if (read_len_ == 0 && !parser_ && out_.empty() && !waiting_store_ && !writing_) close();
   }
 
   Session* next = nullptr;
@@ -178,6 +178,15 @@ class Session : public std::enable_shared_from_this<Session> {
     arm_timer(std::max<std::int64_t>(deadline_ - now, 1'000'000));
   }
 
+  // A partial request waits for more bytes: the header deadline is usually earlier than the
+  // idle deadline the timer was armed for, and a slow-loris client must not get the idle one.
+  // Only this (rare) state re-arms, so complete requests cost no timer update.
+  void fire_by_deadline() {
+    if (timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {
+      arm_timer(std::max<std::int64_t>(deadline_ - steady_ns(), 1'000'000));
+    }
+  }
+
   void do_read() {
     if (closed_) return;
     if (read_len_ == read_buf_.size()) {  // buffer full and still no complete header block
@@ -196,7 +205,7 @@ class Session : public std::enable_shared_from_this<Session> {
       close();
       return;
     }
-    if (read_len_ == 0) {  // first bytes of a request: from now on the header timeout applies
+    if (read_len_ == 0 && !parser_) {  // first bytes of a request: the header timeout applies
       deadline_ = steady_ns() + worker_.snapshot().policy->server.header_timeout_ns;
     }
     read_len_ += n;
@@ -235,8 +244,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!out_.empty()) {
       do_write();
     } else if (!closed_) {
-      if (read_len_ == 0) {
+      if (read_len_ == 0 && !parser_) {  // between requests (a parser mid-body is not idle)
         deadline_ = steady_ns() + worker_.snapshot().policy->server.idle_timeout_ns;
+      } else {
+        fire_by_deadline();
       }
       do_read();
     }
