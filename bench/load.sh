@@ -14,6 +14,8 @@
 #   BENCH_MODES="keepalive close"
 #   BENCH_SEED=42           seed of the mix
 #   BENCH_ROUNDS=1          runs per cell; the table shows the median of each figure
+#   BENCH_REDIS=1           also run edgeguard with `store: redis` (a redis-server started here,
+#                           pinned to the client core) and print its ratio to local mode
 #   BENCH_SKIP_BUILD=1      use BUILD_DIR/guard/edgeguard as it is
 #   BENCH_KEEP=1            keep the scratch directory (configs, logs, raw wrk output)
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
@@ -30,7 +32,9 @@ modes=${BENCH_MODES:-keepalive close}
 seed=${BENCH_SEED:-42}
 rounds=${BENCH_ROUNDS:-1}
 
-for tool in wrk nginx taskset curl python3 cmake ninja; do
+tools=(wrk nginx taskset curl python3 cmake ninja)
+[[ "${BENCH_REDIS:-0}" == 1 ]] && tools+=(redis-server redis-cli)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "load.sh: $tool is required" >&2; exit 2; }
 done
 
@@ -93,30 +97,53 @@ if [[ -n "$nodes_file" ]]; then
 else
   : >"$run_dir/nginx/tailnet-admin.geo"
 fi
-eg_port=$(free_port)
-eg_admin_port=$(free_port)
-sed -e "s/^listen:.*/listen: 127.0.0.1:$eg_port/" \
-    -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$eg_admin_port/" \
-    -e "s/^threads:.*/threads: 1/" \
-    "$root/config/edgeguard.yaml" >"$run_dir/edgeguard.yaml"
-taskset -c "$server_cpu" "$edgeguard_bin" serve --config "$run_dir/edgeguard.yaml" \
-  >"$run_dir/edgeguard.log" 2>&1 &
-eg_pid=$!
-started+=("$eg_pid")
+servers=()
+declare -A port pid
+# start_edgeguard NAME [SED_EXPR]: the policy with its ports replaced, one thread.
+start_edgeguard() {
+  local name=$1 extra=${2:-} admin
+  port[$name]=$(free_port)
+  admin=$(free_port)
+  sed -e "s/^listen:.*/listen: 127.0.0.1:${port[$name]}/" \
+      -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$admin/" \
+      -e "s/^threads:.*/threads: 1/" ${extra:+-e "$extra"} \
+      "$root/config/edgeguard.yaml" >"$run_dir/$name.yaml"
+  taskset -c "$server_cpu" "$edgeguard_bin" serve --config "$run_dir/$name.yaml" \
+    >"$run_dir/$name.log" 2>&1 &
+  pid[$name]=$!
+  started+=("${pid[$name]}")
+  servers+=("$name")
+  wait_http "http://127.0.0.1:$admin/healthz" "${pid[$name]}"
+}
+start_edgeguard edgeguard
 
 # --- nginx peer: same policy, one worker -------------------------------------------------------
-ngx_port=$(free_port)
-sed -e "s#@LISTEN@#127.0.0.1:$ngx_port#" -e "s#@RUN_DIR@#$run_dir/nginx#g" \
+port[nginx]=$(free_port)
+sed -e "s#@LISTEN@#127.0.0.1:${port[nginx]}#" -e "s#@RUN_DIR@#$run_dir/nginx#g" \
     -e "s#@WORKERS@#1#" -e "s#@PEER_DIR@#$root/bench/peers/nginx#g" \
     -e "s#@GEOIP_COUNTRY_DB@#${country_db:+$run_dir/$country_db}#g" \
     "$root/bench/peers/nginx/nginx.conf.in" >"$run_dir/nginx.conf"
 taskset -c "$server_cpu" nginx -e "$run_dir/nginx/error.log" -p "$run_dir/nginx" \
   -c "$run_dir/nginx.conf" &
-ngx_pid=$!
-started+=("$ngx_pid")
+pid[nginx]=$!
+started+=("${pid[nginx]}")
+servers+=(nginx)
+wait_http "http://127.0.0.1:${port[nginx]}/" "${pid[nginx]}"
 
-wait_http "http://127.0.0.1:$eg_admin_port/healthz" "$eg_pid"
-wait_http "http://127.0.0.1:$ngx_port/" "$ngx_pid"
+# --- optional: edgeguard with its buckets in Redis ---------------------------------------------
+if [[ "${BENCH_REDIS:-0}" == 1 ]]; then
+  redis_port=$(free_port)
+  taskset -c "$client_cpu" redis-server --bind 127.0.0.1 --port "$redis_port" --save "" \
+    --appendonly no --dir "$run_dir" >"$run_dir/redis.log" 2>&1 &
+  started+=("$!")
+  deadline=$((SECONDS + 10))
+  until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "load.sh: redis-server not answering" >&2; exit 1; }
+    sleep 0.05
+  done
+  start_edgeguard edgeguard-redis \
+    "s/^  type: local.*/  type: redis\\n  redis: {address: 127.0.0.1:$redis_port, timeout: 20ms, on_error: local}/"
+fi
 
 # CPU time (utime + stime, clock ticks) of a process and its direct children (nginx's worker).
 cpu_ticks() {
@@ -138,9 +165,10 @@ to_us() {
 }
 
 declare -A result median
-# run NAME PORT PID SCRIPT MODE ROUND: appends to result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,deny}]
+# run NAME SCRIPT MODE ROUND: appends to result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,deny}]
 run() {
-  local name=$1 port=$2 pid=$3 script=$4 mode=$5 round=$6
+  local name=$1 script=$2 mode=$3 round=$4
+  local port=${port[$name]} pid=${pid[$name]}
   local lua=$root/bench/load/forwardauth_mix.lua
   [[ $script == flood ]] && lua=$root/bench/load/flood.lua
   local extra=()
@@ -192,14 +220,12 @@ turn=0
 for script in $scripts; do
   for mode in $modes; do
     for ((round = 1; round <= rounds; round++)); do
-      # Alternate which server goes first, so neither always runs on a warmer (or busier) machine.
-      if ((turn++ % 2 == 0)); then
-        run edgeguard "$eg_port" "$eg_pid" "$script" "$mode" "$round"
-        run nginx "$ngx_port" "$ngx_pid" "$script" "$mode" "$round"
-      else
-        run nginx "$ngx_port" "$ngx_pid" "$script" "$mode" "$round"
-        run edgeguard "$eg_port" "$eg_pid" "$script" "$mode" "$round"
-      fi
+      # Rotate which server goes first, so none always runs on a warmer (or busier) machine.
+      n=${#servers[@]}
+      for ((k = 0; k < n; k++)); do
+        run "${servers[(k + turn) % n]}" "$script" "$mode" "$round"
+      done
+      turn=$((turn + 1))
     done
     for key in "${!result[@]}"; do
       [[ $key == *,$mode,$script,* ]] && median[$key]=$(median ${result[$key]})
@@ -207,7 +233,7 @@ for script in $scripts; do
     label=$mode
     [[ $mode == keepalive ]] && label=keep-alive
     [[ $mode == close ]] && label="new conn/req"
-    for name in edgeguard nginx; do
+    for name in "${servers[@]}"; do
       echo "| $script | $label | $name | ${median[$name,$mode,$script,rps]} |" \
         "${median[$name,$mode,$script,p50]} | ${median[$name,$mode,$script,p99]} |" \
         "${median[$name,$mode,$script,cpu]} | ${median[$name,$mode,$script,deny]} |"
@@ -217,5 +243,12 @@ for script in $scripts; do
       "$(ratio "${median[edgeguard,$mode,$script,p50]}" "${median[nginx,$mode,$script,p50]}") |" \
       "$(ratio "${median[edgeguard,$mode,$script,p99]}" "${median[nginx,$mode,$script,p99]}") |" \
       "$(ratio "${median[edgeguard,$mode,$script,cpu]}" "${median[nginx,$mode,$script,cpu]}") | |"
+    if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
+      echo "| $script | $label | **ratio redis/local** |" \
+        "$(ratio "${median[edgeguard-redis,$mode,$script,rps]}" "${median[edgeguard,$mode,$script,rps]}") |" \
+        "$(ratio "${median[edgeguard-redis,$mode,$script,p50]}" "${median[edgeguard,$mode,$script,p50]}") |" \
+        "$(ratio "${median[edgeguard-redis,$mode,$script,p99]}" "${median[edgeguard,$mode,$script,p99]}") |" \
+        "$(ratio "${median[edgeguard-redis,$mode,$script,cpu]}" "${median[edgeguard,$mode,$script,cpu]}") | |"
+    fi
   done
 done
