@@ -202,10 +202,13 @@ run() {
   return 0
 }
 
-# Median of the arguments (the middle value, or the mean of the two middle ones).
+# median FORMAT VALUE...: the middle value, or the mean of the two middle ones.
 median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  local format=$1
+  shift
+  printf '%s\n' "$@" | sort -g | awk -v f="$format" '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf f "\n", m }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -228,7 +231,9 @@ for script in $scripts; do
       turn=$((turn + 1))
     done
     for key in "${!result[@]}"; do
-      [[ $key == *,$mode,$script,* ]] && median[$key]=$(median ${result[$key]})
+      format=%.0f
+      [[ $key == *,cpu || $key == *,deny ]] && format=%.1f
+      [[ $key == *,$mode,$script,* ]] && median[$key]=$(median "$format" ${result[$key]})
     done
     label=$mode
     [[ $mode == keepalive ]] && label=keep-alive
