@@ -48,7 +48,8 @@ void ForwardAuthParser::capture_once(std::string_view header, std::string_view& 
   capture(slot, present, value, ec);
 }
 
-void ForwardAuthParser::on_field_impl(field, sv name_in, sv value_in, error_code& ec) {
+void ForwardAuthParser::on_field_impl(field f, sv name_in, sv value_in, error_code& ec) {
+  if (f == field::transfer_encoding) saw_transfer_encoding_ = true;
   const std::string_view name(name_in.data(), name_in.size());
   const std::string_view value(value_in.data(), value_in.size());
   if (name.size() < 6) return;

@@ -36,7 +36,11 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
     ec = boost::beast::http::error::bad_method;  // never a response on this side
   }
   void on_field_impl(field f, sv name, sv value, error_code& ec) override;
-  void on_header_impl(error_code&) override {}
+  // RFC 9112 6.3: a request whose final transfer coding is not chunked has no knowable length;
+  // Beast would read it as bodiless and parse the body as the next request (smuggling).
+  void on_header_impl(error_code& ec) override {
+    if (saw_transfer_encoding_ && !chunked()) ec = boost::beast::http::error::bad_transfer_encoding;
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
     has_body_ = !length || *length > 0;
   }
@@ -58,6 +62,7 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
   std::size_t used_ = 0;
   ForwardHeaders headers_;
   bool has_body_ = false;
+  bool saw_transfer_encoding_ = false;
 };
 
 }  // namespace edgeguard
