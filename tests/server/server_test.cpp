@@ -3,6 +3,7 @@
 // wait bounded by a deadline, the child killed in teardown whatever happens.
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -504,6 +505,94 @@ TEST_F(ServerTest, OversizedBodyGets413AndCloses) {
   EXPECT_EQ(d.read_response().status, 413);
   EXPECT_TRUE(d.wait_closed(5000ms));
   EXPECT_EQ(call_once(port(), to_host("erp.example.test")).status, 200);
+}
+
+TEST_F(ServerTest, HostNeverStandsInForForwardedHost) {
+  start();
+  Call c = to_host("erp.example.test");
+  c.include_host = false;
+  std::string req = render(c);
+  const auto host_at = req.find("Host: edgeguard.internal");
+  ASSERT_NE(host_at, std::string::npos);
+  req.replace(host_at, 24, "Host: erp.example.test");
+  Conn conn(port());
+  ASSERT_TRUE(conn.send(req));
+  const auto r = conn.read_response();
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(str(body_json(r), "header"), "X-Forwarded-Host");
+}
+
+TEST_F(ServerTest, ResponseHeadersAreNeverEchoedFromTheRequest) {
+  start();
+  Call c = to_host("erp.example.test");
+  c.extra = {{"X-Edgeguard-Route", "admin"},
+             {"Tailscale-User", "root@example.test"},
+             {"X-Edgeguard-Country", "GB"}};
+  const auto r = call_once(port(), c);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.count("X-Edgeguard-Route"), 1);
+  EXPECT_EQ(r.header("X-Edgeguard-Route"), "erp");
+  EXPECT_FALSE(r.header("Tailscale-User").has_value());
+  EXPECT_FALSE(r.header("X-Edgeguard-Country").has_value());
+}
+
+TEST_F(ServerTest, AbsurdInputIsRefusedAndNeverStopsTheServer) {
+  start();
+  const std::string ok = render(to_host("erp.example.test"));
+  auto with = [&](const std::string& header_line) {
+    std::string req = ok;
+    req.insert(req.size() - 2, header_line + "\r\n");
+    return req;
+  };
+  struct Case {
+    const char* name;
+    std::string bytes;
+    std::vector<int> statuses;  // acceptable answers; the connection may also just close
+  };
+  std::string many_xff = "198.51.100.1";
+  for (int i = 2; i < 400; ++i) many_xff += ", 198.51.100." + std::to_string(i % 250);
+  Call long_method = to_host("erp.example.test");
+  long_method.method = std::string(300, 'P');
+  Call nul_uri = to_host("erp.example.test");
+  nul_uri.uri = std::string("/a") + '\x01' + "b";
+  Call bracketed = to_host("erp.example.test", "[2001:db8::1]:443");
+  Call many = to_host("erp.example.test", many_xff);
+  const Case cases[] = {
+      {"TLS client hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), {400}},
+      {"header without a colon", with("NoColonHere"), {400}},
+      {"NUL in a header value", with(std::string("X-Forwarded-Proto: ht\0tp", 24)), {400}},
+      {"huge Content-Length", with("Content-Length: 99999999999999999999999"), {400, 413}},
+      {"negative Content-Length", with("Content-Length: -5"), {400}},
+      {"two different Content-Lengths", with("Content-Length: 1\r\nContent-Length: 2"), {400}},
+      {"Content-Length and chunked",
+       with("Content-Length: 5\r\nTransfer-Encoding: chunked"),
+       {400}},
+      {"unknown transfer coding", with("Transfer-Encoding: gzip"), {400}},
+      {"bad chunk size", with("Transfer-Encoding: chunked") + "zz\r\n", {400}},
+      // RFC 9112 5.2 lets a server unfold it instead of refusing (Beast does).
+      {"obs-fold", with("X-Forwarded-Proto: https\r\n  folded"), {200, 400}},
+      {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", {400}},
+      {"HTTP/3.0", "GET / HTTP/3.0\r\n\r\n", {400}},
+      {"very long method", render(long_method), {400}},
+      {"control byte in the uri", render(nul_uri), {400}},
+      {"XFF with brackets and port", render(bracketed), {200}},
+      {"XFF with 400 entries", render(many), {200}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Conn conn(port());
+    ASSERT_TRUE(conn.ok());
+    conn.send(c.bytes);
+    const auto r = conn.read_response(2000ms);
+    if (r.status != 0) {
+      EXPECT_NE(std::find(c.statuses.begin(), c.statuses.end(), r.status), c.statuses.end())
+          << r.status << " " << r.body;
+    } else {
+      EXPECT_TRUE(conn.wait_closed(3000ms)) << "neither answered nor closed";
+    }
+    EXPECT_TRUE(server_->running());
+    EXPECT_EQ(call_once(port(), to_host("erp.example.test")).status, 200);
+  }
 }
 
 // ---- timeouts and limits -----------------------------------------------------------------
