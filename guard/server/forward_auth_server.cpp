@@ -331,10 +331,19 @@ class Session : public std::enable_shared_from_this<Session> {
         d.remaining * 5 <= route->limits[d.limit_index].rate.burst) {
       stats->count_near(d.limit_index);  // admitted with at most a fifth of the burst left
     }
-    if (d.verdict != Verdict::allow || snap.policy->log.allow) log_decision(d, *route);
+    if (d.verdict != Verdict::allow || sample_allow(snap.policy->log)) log_decision(d, *route);
     write_decision(out_, d, facts_, identity_, keep_alive_);
     if (!keep_alive_) close_after_write_ = true;
     worker_.service().metrics().decision_seconds.observe_ns(steady_ns() - started);
+  }
+
+  // log.allow_sample: every (1/sample)-th allowed decision of this session's thread, counted
+  // rather than drawn at random so the hot path needs no random number generator.
+  static bool sample_allow(const LogSettings& log) {
+    if (!log.allow || log.allow_sample <= 0) return false;
+    thread_local std::uint64_t allowed_seen = 0;
+    const auto every = static_cast<std::uint64_t>(1.0 / log.allow_sample + 0.5);
+    return every <= 1 || ++allowed_seen % every == 0;
   }
 
   void log_decision(const Decision& d, const Route& route) {
