@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "guard/redis/gcra_script.h"
-#include "tests/redis/redis_fixture.h"
+#include "tests/support/redis_fixture.h"
 #include "tests/redis/redis_test_support.h"
 
 namespace edgeguard::testing {

@@ -1,4 +1,4 @@
-#include "tests/server/harness.h"
+#include "tests/support/harness.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -87,7 +88,10 @@ ScratchDir::ScratchDir() {
   const std::string name = info != nullptr
                                ? std::string(info->test_suite_name()) + "." + info->name()
                                : std::string("server");
-  path_ = fs::current_path() / "server-tmp" / (name + "." + std::to_string(::getpid()));
+  // The sequence number lets one test hold several (two servers sharing one Redis).
+  static std::atomic<int> seq{0};
+  path_ = fs::current_path() / "server-tmp" /
+          (name + "." + std::to_string(::getpid()) + "." + std::to_string(seq.fetch_add(1)));
   fs::remove_all(path_);
   fs::create_directories(path_);
 }

@@ -1,4 +1,4 @@
-#include "tests/redis/redis_fixture.h"
+#include "tests/support/redis_fixture.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
