@@ -48,10 +48,14 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
     return;
   }
   Metrics* metrics = &service.metrics();
+  // Raw: the state owns these observers, a shared_ptr would keep itself alive.
+  const RedisSharedState* state = impl_->redis.get();
   impl_->redis->set_observers(
       [metrics](std::int64_t ns) { metrics->redis_seconds.observe_ns(ns); },
-      [metrics](bool open, const std::string& why) {
-        metrics->store_fallback_active.store(open ? 1 : 0);
+      [metrics, state](bool open, const std::string& why) {
+        // Each io thread has its own breaker: one closing says nothing about the others, so
+        // the gauge follows the shared count (1 while any breaker is open).
+        metrics->store_fallback_active.store(state->fallback_active() ? 1 : 0);
         log_event(open ? "error" : "info", open ? "store_fallback_on" : "store_fallback_off",
                   {{"store", "redis"}, {"why", why}});
       });
