@@ -1,0 +1,295 @@
+// Issue 3 through the real binary: two edgeguard processes sharing one redis-server admit what
+// one admits; Redis stopped (SIGSTOP) or killed under load never stalls an answer, the on_error
+// policy applies and edgeguard recovers by itself; a 3-master Redis Cluster keeps limits exact.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/e2e/e2e_support.h"
+#include "tests/support/harness.h"
+#include "tests/support/redis_fixture.h"
+
+namespace edgeguard::testing {
+namespace {
+
+constexpr int kBurst = 10;
+
+// One login route limited per client address: `burst` at once, then one an hour, so nothing
+// refills while a test runs.
+std::string redis_policy(const std::string& redis_map, int burst = kBurst,
+                         const std::string& more_limits = "") {
+  return "listen: 127.0.0.1:0\n"
+         "admin_listen: 127.0.0.1:0\n"
+         "threads: 2\n"
+         "store:\n"
+         "  type: redis\n"
+         "  redis: " +
+         redis_map +
+         "\n"
+         "routes:\n"
+         "  - name: login\n"
+         "    hosts: [auth.test]\n"
+         "    methods: [POST]\n"
+         "    limits:\n"
+         "      - {name: per-ip, average: 1, period: 1h, burst: " +
+         std::to_string(burst) + ", key: client_ip}\n" + more_limits;
+}
+
+Call login(const std::string& ip) {
+  return call_from("auth.test", ip, "POST", "/api/v3/flows/executor/default-authentication-flow/");
+}
+
+// Keys Redis holds for one client address (the address is part of the key).
+std::size_t redis_keys_for(const RedisServer& redis, const std::string& ip) {
+  Reply r = redis.command({"KEYS", "*" + ip + "*"});
+  return r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+}
+
+struct Tally {
+  std::atomic<int> admitted{0}, limited{0}, other{0};
+  std::mutex mu;
+  std::vector<std::string> odd;  // unexpected answers, for the failure message
+
+  void add(const HttpResponse& r) {
+    if (r.status == 200) {
+      ++admitted;
+    } else if (r.status == 429) {
+      ++limited;
+    } else {
+      ++other;
+      std::lock_guard<std::mutex> lock(mu);
+      odd.push_back(std::to_string(r.status) + " " + r.body);
+    }
+  }
+  std::string odd_text() {
+    std::lock_guard<std::mutex> lock(mu);
+    std::string s;
+    for (const auto& o : odd) s += o + "\n";
+    return s;
+  }
+};
+
+TEST(RedisE2e, TwoReplicasSharingOneRedisAdmitWhatOneAdmits) {
+  TempDir tmp;
+  RedisServer redis(tmp.path());
+  ASSERT_TRUE(redis.running());
+  // A generous timeout: this test is about accuracy, not faults (checked below: no store error).
+  const std::string policy = redis_policy("{address: " + redis.address() + ", timeout: 1s}");
+  ScratchDir dir_a, dir_b;
+  Server a(dir_a, policy), b(dir_b, policy);
+  ASSERT_TRUE(a.started()) << a.stderr_text();
+  ASSERT_TRUE(b.started()) << b.stderr_text();
+  const int ports[2] = {a.port(), b.port()};
+  constexpr int kCalls = 3 * kBurst;
+
+  Tally single;
+  for (int i = 0; i < kCalls; ++i) single.add(call_once(ports[0], login("198.51.100.1")));
+  EXPECT_EQ(single.other.load(), 0) << single.odd_text();
+  EXPECT_EQ(single.admitted.load(), kBurst);
+  const int one_process = single.admitted.load();
+
+  Tally alternating;
+  for (int i = 0; i < kCalls; ++i) alternating.add(call_once(ports[i % 2], login("198.51.100.2")));
+  EXPECT_EQ(alternating.other.load(), 0) << alternating.odd_text();
+  EXPECT_NEAR(alternating.admitted.load(), one_process, 1);
+  EXPECT_EQ(alternating.admitted.load() + alternating.limited.load(), kCalls);
+
+  // Two threads at once, each alternating between the replicas, one key.
+  Tally concurrent;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        concurrent.add(call_once(ports[(i + t) % 2], login("198.51.100.3")));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(concurrent.other.load(), 0) << concurrent.odd_text();
+  EXPECT_NEAR(concurrent.admitted.load(), one_process, 1);
+  EXPECT_EQ(concurrent.admitted.load() + concurrent.limited.load(), 2 * kCalls);
+
+  // Had either replica fallen back to its local store, the counts above would prove nothing.
+  EXPECT_EQ(a.metric("edgeguard_store_errors_total"), 0.0);
+  EXPECT_EQ(b.metric("edgeguard_store_errors_total"), 0.0);
+  EXPECT_GE(redis_keys_for(redis, "198.51.100.3"), 1u);
+}
+
+// Load while Redis is unavailable: `ips` addresses × `per_ip` calls from two threads, fresh
+// connections. Records each answer and the slowest answer time.
+struct FaultLoad {
+  Tally tally;
+  std::chrono::milliseconds slowest{0};
+  std::vector<std::string> retry_after;
+};
+
+void load_while_down(FaultLoad& load, int port, const std::string& prefix, int ips, int per_ip) {
+  std::mutex mu;
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      for (int n; (n = next.fetch_add(1)) < ips * per_ip;) {
+        const std::string ip = prefix + std::to_string(n % ips);
+        const auto start = Clock::now();
+        const HttpResponse r = call_once(port, login(ip));
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+        load.tally.add(r);
+        std::lock_guard<std::mutex> lock(mu);
+        load.slowest = std::max(load.slowest, took);
+        if (r.status == 429) load.retry_after.push_back(r.header("Retry-After").value_or(""));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
+// A redis timeout of 100 ms; the margin covers a shared, loaded 2-core test machine (the
+// product's promise is "no stall", Traefik would give up after 30 s).
+constexpr auto kTimeout = 100ms;
+constexpr auto kMargin = 1000ms;
+
+// After Redis is back: the breaker closes and decisions write Redis keys again.
+void expect_recovery(Server& server, const RedisServer& redis) {
+  int probe = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::string ip = "203.0.113." + std::to_string(probe++ % 250);
+        call_once(server.port(), login(ip));
+        return server.metric("edgeguard_store_fallback_active") == 0.0 &&
+               redis_keys_for(redis, ip) > 0;
+      },
+      20s))
+      << server.stdout_text();
+  // Limits are Redis's again: exact for a fresh address.
+  Tally fresh;
+  for (int i = 0; i < kBurst + 3; ++i) fresh.add(call_once(server.port(), login("192.0.2.77")));
+  EXPECT_EQ(fresh.admitted.load(), kBurst) << server.stdout_text();
+  EXPECT_EQ(fresh.limited.load(), 3);
+  EXPECT_GE(redis_keys_for(redis, "192.0.2.77"), 1u);
+}
+
+class RedisFault : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RedisFault, StoppedRedisNeverStallsAnswersAndRecoversOnContinue) {
+  const std::string on_error = GetParam();
+  TempDir tmp;
+  RedisServer redis(tmp.path());
+  ASSERT_TRUE(redis.running());
+  ScratchDir dir;
+  Server server(dir, redis_policy("{address: " + redis.address() +
+                                  ", timeout: 100ms, on_error: " + on_error + "}"));
+  ASSERT_TRUE(server.started()) << server.stderr_text();
+  ASSERT_EQ(call_once(server.port(), login("198.51.100.9")).status, 200);
+  ASSERT_EQ(redis_keys_for(redis, "198.51.100.9"), 1u);
+  ASSERT_EQ(server.metric("edgeguard_store_fallback_active"), 0.0);
+
+  redis.signal(SIGSTOP);
+  constexpr int kIps = 8, kPerIp = kBurst + 3;
+  FaultLoad load;
+  load_while_down(load, server.port(), "198.51.100.1", kIps, kPerIp);
+  EXPECT_EQ(load.tally.other.load(), 0) << load.tally.odd_text();
+  EXPECT_LE(load.slowest, kTimeout + kMargin);
+  if (on_error == "local") {
+    // The in-process store enforces the same limits meanwhile.
+    EXPECT_EQ(load.tally.admitted.load(), kIps * kBurst);
+    EXPECT_EQ(load.tally.limited.load(), kIps * 3);
+  } else {
+    EXPECT_EQ(load.tally.admitted.load(), 0);
+    EXPECT_EQ(load.tally.limited.load(), kIps * kPerIp);
+    for (const auto& ra : load.retry_after) EXPECT_EQ(ra, "1");
+  }
+  EXPECT_TRUE(eventually([&] { return server.metric("edgeguard_store_fallback_active") == 1.0; }));
+  // The counter is copied into the metrics once per maintenance tick.
+  EXPECT_TRUE(
+      eventually([&] { return server.metric("edgeguard_store_errors_total").value_or(0) > 0; }));
+  EXPECT_TRUE(server.running());
+
+  redis.signal(SIGCONT);
+  expect_recovery(server, redis);
+  EXPECT_TRUE(server.running());
+}
+
+TEST_P(RedisFault, KilledRedisRestartedOnTheSamePortIsUsedAgain) {
+  const std::string on_error = GetParam();
+  TempDir tmp;
+  RedisServer redis(tmp.path());
+  ASSERT_TRUE(redis.running());
+  ScratchDir dir;
+  Server server(dir, redis_policy("{address: " + redis.address() +
+                                  ", timeout: 100ms, on_error: " + on_error + "}"));
+  ASSERT_TRUE(server.started()) << server.stderr_text();
+  ASSERT_EQ(call_once(server.port(), login("198.51.100.9")).status, 200);
+
+  redis.kill();
+  constexpr int kIps = 4, kPerIp = kBurst + 2;
+  FaultLoad load;
+  load_while_down(load, server.port(), "198.51.100.2", kIps, kPerIp);
+  EXPECT_EQ(load.tally.other.load(), 0) << load.tally.odd_text();
+  EXPECT_LE(load.slowest, kTimeout + kMargin);
+  if (on_error == "local") {
+    EXPECT_EQ(load.tally.admitted.load(), kIps * kBurst);
+  } else {
+    EXPECT_EQ(load.tally.admitted.load(), 0);
+  }
+  EXPECT_TRUE(eventually([&] { return server.metric("edgeguard_store_fallback_active") == 1.0; }));
+  // The counter is copied into the metrics once per maintenance tick.
+  EXPECT_TRUE(
+      eventually([&] { return server.metric("edgeguard_store_errors_total").value_or(0) > 0; }));
+
+  // A fresh Redis: empty, without the script (NOSCRIPT must be handled).
+  ASSERT_TRUE(redis.start());
+  expect_recovery(server, redis);
+  EXPECT_TRUE(server.running());
+}
+
+INSTANTIATE_TEST_SUITE_P(OnError, RedisFault, ::testing::Values("local", "deny"));
+
+TEST(RedisE2e, ClusterOfThreeMastersKeepsLimitsExact) {
+  TempDir tmp;
+  RedisCluster cluster(tmp.path());
+  ASSERT_TRUE(cluster.ok());
+  std::string nodes;
+  for (const auto& a : cluster.addresses()) nodes += (nodes.empty() ? "" : ", ") + a;
+  // Per client 5, and 32 for the whole route: the route limit runs out during the run, so both
+  // the per-slot scripts and the refund of a group that admitted are exercised.
+  ScratchDir dir;
+  Server server(dir, redis_policy("{nodes: [" + nodes + "], timeout: 1s}", 5,
+                                  "      - {name: all, average: 1, period: 1h, burst: 32, "
+                                  "key: route}\n"));
+  ASSERT_TRUE(server.started()) << server.stderr_text();
+
+  std::vector<int> admitted;
+  for (int k = 0; k < 8; ++k) {
+    int ok = 0;
+    for (int i = 0; i < 8; ++i) {
+      const HttpResponse r = call_once(server.port(), login("198.51.100." + std::to_string(k)));
+      EXPECT_TRUE(r.status == 200 || r.status == 429) << r.status << " " << r.body;
+      ok += r.status == 200;
+    }
+    admitted.push_back(ok);
+  }
+  EXPECT_EQ(admitted, (std::vector<int>{5, 5, 5, 5, 5, 5, 2, 0}));
+  EXPECT_EQ(server.metric("edgeguard_store_errors_total"), 0.0);
+
+  // The per-client keys live on more than one master.
+  int masters_with_keys = 0;
+  for (auto& node : cluster.nodes()) {
+    Reply r = node->command({"KEYS", "*198.51.100.*"});
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0) ++masters_with_keys;
+  }
+  EXPECT_GE(masters_with_keys, 2);
+}
+
+}  // namespace
+}  // namespace edgeguard::testing
