@@ -154,6 +154,34 @@ void load_while_down(FaultLoad& load, int port, const std::string& prefix, int i
   for (auto& th : threads) th.join();
 }
 
+// Calls from another thread for the whole fault window (stop, continue, kill, restart), so the
+// transitions themselves happen under load; fresh addresses, so every answer is 200 or 429.
+class BackgroundLoad {
+ public:
+  explicit BackgroundLoad(int port)
+      : thread_([this, port] {
+          for (int n = 0; !stop_.load(); ++n) {
+            const auto start = Clock::now();
+            const HttpResponse r = call_once(port, login("198.18.0." + std::to_string(n % 250)));
+            const auto took =
+                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+            tally.add(r);
+            slowest_ms.store(std::max<long>(slowest_ms.load(), took.count()));
+          }
+        }) {}
+  ~BackgroundLoad() { finish(); }
+  void finish() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  Tally tally;
+  std::atomic<long> slowest_ms{0};
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // A redis timeout of 100 ms; the margin covers a shared, loaded 2-core test machine (the
 // product's promise is "no stall", Traefik would give up after 30 s).
 constexpr auto kTimeout = 100ms;
@@ -194,6 +222,8 @@ TEST_P(RedisFault, StoppedRedisNeverStallsAnswersAndRecoversOnContinue) {
   ASSERT_EQ(redis_keys_for(redis, "198.51.100.9"), 1u);
   ASSERT_EQ(server.metric("edgeguard_store_fallback_active"), 0.0);
 
+  BackgroundLoad background(server.port());
+  ASSERT_TRUE(eventually([&] { return background.tally.admitted.load() > 5; }));
   redis.signal(SIGSTOP);
   constexpr int kIps = 8, kPerIp = kBurst + 3;
   FaultLoad load;
@@ -217,6 +247,9 @@ TEST_P(RedisFault, StoppedRedisNeverStallsAnswersAndRecoversOnContinue) {
 
   redis.signal(SIGCONT);
   expect_recovery(server, redis);
+  background.finish();
+  EXPECT_EQ(background.tally.other.load(), 0) << background.tally.odd_text();
+  EXPECT_LE(background.slowest_ms.load(), (kTimeout + kMargin).count());
   EXPECT_TRUE(server.running());
 }
 
@@ -231,6 +264,8 @@ TEST_P(RedisFault, KilledRedisRestartedOnTheSamePortIsUsedAgain) {
   ASSERT_TRUE(server.started()) << server.stderr_text();
   ASSERT_EQ(call_once(server.port(), login("198.51.100.9")).status, 200);
 
+  BackgroundLoad background(server.port());
+  ASSERT_TRUE(eventually([&] { return background.tally.admitted.load() > 5; }));
   redis.kill();
   constexpr int kIps = 4, kPerIp = kBurst + 2;
   FaultLoad load;
@@ -250,10 +285,33 @@ TEST_P(RedisFault, KilledRedisRestartedOnTheSamePortIsUsedAgain) {
   // A fresh Redis: empty, without the script (NOSCRIPT must be handled).
   ASSERT_TRUE(redis.start());
   expect_recovery(server, redis);
+  background.finish();
+  EXPECT_EQ(background.tally.other.load(), 0) << background.tally.odd_text();
+  EXPECT_LE(background.slowest_ms.load(), (kTimeout + kMargin).count());
   EXPECT_TRUE(server.running());
 }
 
 INSTANTIATE_TEST_SUITE_P(OnError, RedisFault, ::testing::Values("local", "deny"));
+
+TEST(RedisE2e, ScriptFlushMidRunIsSurvivedWithoutAnError) {
+  TempDir tmp;
+  RedisServer redis(tmp.path());
+  ASSERT_TRUE(redis.running());
+  ScratchDir dir;
+  Server server(dir, redis_policy("{address: " + redis.address() + ", timeout: 1s}"));
+  ASSERT_TRUE(server.started()) << server.stderr_text();
+  Tally tally;
+  for (int i = 0; i < kBurst / 2; ++i) tally.add(call_once(server.port(), login("198.51.100.4")));
+  Reply flushed = redis.command({"SCRIPT", "FLUSH"});
+  ASSERT_TRUE(flushed && flushed->type == REDIS_REPLY_STATUS);
+  for (int i = kBurst / 2; i < kBurst + 3; ++i) {
+    tally.add(call_once(server.port(), login("198.51.100.4")));
+  }
+  EXPECT_EQ(tally.other.load(), 0) << tally.odd_text();
+  EXPECT_EQ(tally.admitted.load(), kBurst);
+  EXPECT_EQ(tally.limited.load(), 3);
+  EXPECT_EQ(server.metric("edgeguard_store_errors_total"), 0.0);
+}
 
 TEST(RedisE2e, ClusterOfThreeMastersKeepsLimitsExact) {
   TempDir tmp;
