@@ -91,10 +91,10 @@ class Worker {
     flush_log_buffer();
   }
 
-  std::shared_ptr<const Snapshot> snapshot_ptr() {
-    snapshot();
-    return snapshot_;
-  }
+  // The snapshot snapshot() last returned, without refreshing: a request that waits for the
+  // shared store must keep alive exactly the snapshot its route and facts point into, even if
+  // a newer one was published meanwhile.
+  std::shared_ptr<const Snapshot> current_snapshot() const { return snapshot_; }
   void stop_loop() {
     stopped_ = true;
     io_.stop();
@@ -307,7 +307,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // The shared store answers later on this thread: hold the pipeline (and the snapshot the
     // route and facts point into) until it does.
     waiting_store_ = true;
-    held_ = worker_.snapshot_ptr();
+    held_ = worker_.current_snapshot();
     worker_.store().admit_async(
         calls_.view(), started, false,
         [self = shared_from_this(), &route, started](const LimitOutcome& outcome) {
