@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# ThreadSanitizer run of the tests that exercise stores and the server concurrently: the local
+# store's multi-thread tests, the Redis store and cluster (real redis-server, replicas on two
+# threads, faults under load), the server black-box tests (the TSan-built edgeguard binary with
+# several event-loop threads) and tests/hardening's TsanConcurrency. Any TSan report fails the
+# run, including one written by the edgeguard child processes the server tests start.
+#   tests/tsan.sh                 # configure + build build-tsan, run the subset
+#   BUILD_DIR=/tmp/t JOBS=4 tests/tsan.sh
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$src/build-tsan}
+jobs=${JOBS:-2}
+start=$SECONDS
+
+cmake -S "$src" -B "$build" -G Ninja -DEDGEGUARD_TSAN=ON -DEDGEGUARD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Only the suites that exist in this checkout (tests/server may still be missing).
+known=$(ninja -C "$build" -t targets all 2>/dev/null)
+targets=()
+for t in unit_tests redis_tests server_tests memory_bound_tests edgeguard; do
+  if grep -q "^$t:" <<<"$known"; then targets+=("$t"); fi
+done
+ninja -C "$build" -j"$jobs" "${targets[@]}"
+echo "tsan build: $((SECONDS - start)) s"
+
+reports=$build/tsan-reports
+rm -rf "$reports" && mkdir -p "$reports"
+# log_path: every process (tests and the edgeguard children they start) writes its reports to
+# its own file, so a race in a child is not lost in a test's captured output.
+export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
+pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|TsanConcurrency\.)'
+run_start=$SECONDS
+status=0
+ctest --test-dir "$build" -R "$pattern" -j"$jobs" --output-on-failure --timeout 600 || status=$?
+echo "tsan tests: $((SECONDS - run_start)) s"
+if compgen -G "$reports/tsan*" >/dev/null; then
+  echo "ThreadSanitizer reports:"
+  for f in "$reports"/tsan*; do
+    echo "== $f"
+    head -60 "$f"
+  done
+  status=1
+fi
+echo "tsan total: $((SECONDS - start)) s"
+exit $status
