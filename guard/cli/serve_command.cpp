@@ -113,7 +113,6 @@ int run_serve(int argc, char** argv) {
     tick.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       service->maintain(steady_ns());
-      stores.maintain();
       arm_tick();
     });
   };

@@ -50,12 +50,15 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
   Metrics* metrics = &service.metrics();
   // Raw: the state owns these observers, a shared_ptr would keep itself alive.
   const RedisSharedState* state = impl_->redis.get();
+  // Read at scrape time: each io thread has its own breaker, so the gauge follows the shared
+  // count of open breakers (1 while any is open), and the error count is never a tick late.
+  metrics->store_fallback_source = [state] { return state->fallback_active(); };
+  metrics->store_errors_source = [state] {
+    return state->counters().errors.load() + state->counters().timeouts.load();
+  };
   impl_->redis->set_observers(
       [metrics](std::int64_t ns) { metrics->redis_seconds.observe_ns(ns); },
-      [metrics, state](bool open, const std::string& why) {
-        // Each io thread has its own breaker: one closing says nothing about the others, so
-        // the gauge follows the shared count (1 while any breaker is open).
-        metrics->store_fallback_active.store(state->fallback_active() ? 1 : 0);
+      [](bool open, const std::string& why) {
         log_event(open ? "error" : "info", open ? "store_fallback_on" : "store_fallback_off",
                   {{"store", "redis"}, {"why", why}});
       });
@@ -79,12 +82,6 @@ bool StoreWiring::ready(std::string*) const {
   return true;
 }
 
-void StoreWiring::maintain() {
-  if (!impl_->redis) return;
-  const RedisCounters& c = impl_->redis->counters();
-  Metrics& m = impl_->service.metrics();
-  m.store_errors.store(c.errors.load() + c.timeouts.load());
-  m.store_fallback_active.store(impl_->redis->fallback_active() ? 1 : 0);
-}
+
 
 }  // namespace edgeguard

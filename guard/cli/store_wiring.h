@@ -20,7 +20,6 @@ class StoreWiring {
   const std::string& error() const { return error_; }
   StoreFactory factory();
   bool ready(std::string* why) const;
-  void maintain();
 
  private:
   struct Impl;

@@ -173,9 +173,11 @@ std::string Metrics::render() const {
   header(out, "edgeguard_redis_seconds", "histogram", "Redis round trips of the limit script.");
   redis_seconds.render(out, "edgeguard_redis_seconds");
   header(out, "edgeguard_store_errors_total", "counter", "Shared store failures (errors and timeouts).");
-  line(out, "edgeguard_store_errors_total", "", static_cast<double>(store_errors.load()));
+  line(out, "edgeguard_store_errors_total", "",
+       static_cast<double>(store_errors_source ? store_errors_source() : 0));
   header(out, "edgeguard_store_fallback_active", "gauge", "1 while the on_error policy answers instead of Redis.");
-  line(out, "edgeguard_store_fallback_active", "", store_fallback_active.load());
+  line(out, "edgeguard_store_fallback_active", "",
+       store_fallback_source && store_fallback_source() ? 1 : 0);
   header(out, "edgeguard_local_buckets", "gauge", "Rate-limit buckets held in this process.");
   line(out, "edgeguard_local_buckets", "",
        local_buckets ? static_cast<double>(local_buckets()) : 0.0);

@@ -79,8 +79,6 @@ class Metrics {
 
   Histogram decision_seconds;
   Histogram redis_seconds;
-  std::atomic<std::uint64_t> store_errors{0};
-  std::atomic<int> store_fallback_active{0};
   std::atomic<std::uint64_t> reloads_success{0};
   std::atomic<std::uint64_t> reloads_failure{0};
   std::atomic<std::int64_t> tailnet_nodes{0};
@@ -91,6 +89,9 @@ class Metrics {
   std::atomic<std::uint64_t> bad_requests_431{0};
   std::atomic<std::uint64_t> connections_rejected{0};
   std::function<std::size_t()> local_buckets;  // set by the server
+  // Read live at scrape time when a shared store is configured (local mode: 0).
+  std::function<std::uint64_t()> store_errors_source;
+  std::function<bool()> store_fallback_source;
   std::function<std::int64_t()> open_connections;
 
   std::string render() const;

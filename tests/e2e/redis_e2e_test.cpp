@@ -199,12 +199,23 @@ void expect_recovery(Server& server, const RedisServer& redis) {
       },
       20s))
       << server.stdout_text();
-  // Limits are Redis's again: exact for a fresh address.
-  Tally fresh;
-  for (int i = 0; i < kBurst + 3; ++i) fresh.add(call_once(server.port(), login("192.0.2.77")));
-  EXPECT_EQ(fresh.admitted.load(), kBurst) << server.stdout_text();
-  EXPECT_EQ(fresh.limited.load(), 3);
-  EXPECT_GE(redis_keys_for(redis, "192.0.2.77"), 1u);
+  // Limits are Redis's again: exact for a fresh address. A reconnected Redis can still miss
+  // the 100 ms timeout now and then on a loaded machine (that request is then, correctly,
+  // answered by the local fallback), so the exactness claim is checked on a burst during which
+  // no store error occurred; a burst with one is retried with another fresh address.
+  bool checked = false;
+  for (int attempt = 0; attempt < 5 && !checked; ++attempt) {
+    const std::string ip = "192.0.2." + std::to_string(70 + attempt);
+    const double errors_before = server.metric("edgeguard_store_errors_total").value_or(0);
+    Tally fresh;
+    for (int i = 0; i < kBurst + 3; ++i) fresh.add(call_once(server.port(), login(ip)));
+    if (server.metric("edgeguard_store_errors_total").value_or(0) != errors_before) continue;
+    checked = true;
+    EXPECT_EQ(fresh.admitted.load(), kBurst) << server.stdout_text();
+    EXPECT_EQ(fresh.limited.load(), 3);
+    EXPECT_GE(redis_keys_for(redis, ip), 1u);
+  }
+  EXPECT_TRUE(checked) << "every burst after recovery met a store error";
 }
 
 class RedisFault : public ::testing::TestWithParam<std::string> {};
@@ -240,7 +251,6 @@ TEST_P(RedisFault, StoppedRedisNeverStallsAnswersAndRecoversOnContinue) {
     for (const auto& ra : load.retry_after) EXPECT_EQ(ra, "1");
   }
   EXPECT_TRUE(eventually([&] { return server.metric("edgeguard_store_fallback_active") == 1.0; }));
-  // The counter is copied into the metrics once per maintenance tick.
   EXPECT_TRUE(
       eventually([&] { return server.metric("edgeguard_store_errors_total").value_or(0) > 0; }));
   EXPECT_TRUE(server.running());
@@ -278,7 +288,6 @@ TEST_P(RedisFault, KilledRedisRestartedOnTheSamePortIsUsedAgain) {
     EXPECT_EQ(load.tally.admitted.load(), 0);
   }
   EXPECT_TRUE(eventually([&] { return server.metric("edgeguard_store_fallback_active") == 1.0; }));
-  // The counter is copied into the metrics once per maintenance tick.
   EXPECT_TRUE(
       eventually([&] { return server.metric("edgeguard_store_errors_total").value_or(0) > 0; }));
 
