@@ -19,7 +19,7 @@ inline constexpr std::size_t kKeyBufferBytes = 4096;
 struct LimitCalls {
   std::array<LimitCall, kMaxLimitsPerRoute> calls{};
   std::size_t count = 0;
-  std::array<char, kKeyBufferBytes> buffer{};
+  std::array<char, kKeyBufferBytes> buffer;  // written before read: not zeroed per session
   std::span<const LimitCall> view() const { return {calls.data(), count}; }
 };
 

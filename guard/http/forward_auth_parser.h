@@ -6,6 +6,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,11 +17,11 @@ namespace edgeguard {
 
 class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
  public:
-  // The arena is big enough for any header block the header limit lets through.
+  // An arena as large as the header limit holds every captured value: values are a subset of
+  // the header block. kArenaBytes fits the largest header limit the config accepts.
   static constexpr std::size_t kArenaBytes = 65536 + 1024;
 
-  ForwardAuthParser(const CapturePlan& plan, std::array<char, kArenaBytes>& arena)
-      : plan_(plan), arena_(arena) {}
+  ForwardAuthParser(const CapturePlan& plan, std::span<char> arena) : plan_(plan), arena_(arena) {}
 
   const ForwardHeaders& headers() const { return headers_; }
   bool has_body() const { return has_body_; }
@@ -58,7 +59,7 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
                     std::string_view value, error_code& ec);
 
   const CapturePlan& plan_;
-  std::array<char, kArenaBytes>& arena_;
+  std::span<char> arena_;
   std::size_t used_ = 0;
   ForwardHeaders headers_;
   bool has_body_ = false;

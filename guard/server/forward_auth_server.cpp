@@ -120,6 +120,7 @@ class Worker {
   int index_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
+  tcp::endpoint peer_;  // filled by each accept
   asio::steady_timer log_timer_{io_};
   LimitStore* store_ = nullptr;
   std::shared_ptr<const Snapshot> snapshot_;
@@ -137,9 +138,12 @@ class Session : public std::enable_shared_from_this<Session> {
       : worker_(worker), socket_(std::move(socket)), peer_(peer), timer_(worker.io()) {
     const auto& server = worker_.snapshot().policy->server;
     header_limit_ = server.max_header_bytes;
-    read_buf_.resize(header_limit_ + 4096);
-    arena_ = std::make_unique<std::array<char, ForwardAuthParser::kArenaBytes>>();
-    out_.reserve(1024);
+    // One uninitialised block per connection: the read buffer (a full header block plus room
+    // for what is pipelined behind it) and the parser's arena. Traefik opens connections
+    // constantly, so nothing here is zeroed that is written before it is read.
+    read_capacity_ = header_limit_ + 4096;
+    buffers_ = std::make_unique_for_overwrite<char[]>(read_capacity_ + header_limit_ + 1024);
+    out_.reserve(512);
     worker_.add(this);
   }
   ~Session() { worker_.remove(this); }
@@ -189,12 +193,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void do_read() {
     if (closed_) return;
-    if (read_len_ == read_buf_.size()) {  // buffer full and still no complete header block
+    if (read_len_ == read_capacity_) {  // buffer full and still no complete header block
       reply_protocol_error(431, "request headers exceed " + std::to_string(header_limit_) + " bytes");
       return;
     }
     socket_.async_read_some(
-        asio::buffer(read_buf_.data() + read_len_, read_buf_.size() - read_len_),
+        asio::buffer(read_buf() + read_len_, read_capacity_ - read_len_),
         [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
           self->on_read(ec, n);
         });
@@ -217,13 +221,14 @@ class Session : public std::enable_shared_from_this<Session> {
     while (!closed_ && !waiting_store_ && !close_after_write_ && read_len_ > 0 &&
            out_.size() < kMaxPendingOutput) {
       if (!parser_) {
-        parser_.emplace(worker_.snapshot().capture, *arena_);
+        parser_.emplace(worker_.snapshot().capture,
+                        std::span<char>(read_buf() + read_capacity_, header_limit_ + 1024));
         parser_->header_limit(static_cast<std::uint32_t>(header_limit_));
         parser_->body_limit(kBodyLimit);
         parser_->eager(true);
       }
       boost::system::error_code ec;
-      const std::size_t used = parser_->put(asio::buffer(read_buf_.data(), read_len_), ec);
+      const std::size_t used = parser_->put(asio::buffer(read_buf(), read_len_), ec);
       consume(used);
       if (ec == boost::beast::http::error::need_more) break;
       if (ec) {
@@ -255,7 +260,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void consume(std::size_t n) {
     if (n == 0) return;
-    if (n < read_len_) std::memmove(read_buf_.data(), read_buf_.data() + n, read_len_ - n);
+    if (n < read_len_) std::memmove(read_buf(), read_buf() + n, read_len_ - n);
     read_len_ -= n;
   }
 
@@ -393,11 +398,7 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = false;
     out_.clear();
     if (ec || close_after_write_) {
-      if (!ec) {
-        boost::system::error_code ignored;
-        socket_.shutdown(tcp::socket::shutdown_send, ignored);
-      }
-      close();
+      close();  // close() sends the FIN; a shutdown() first would only cost a syscall
       return;
     }
     process();
@@ -417,9 +418,10 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer timer_;
   std::int64_t deadline_ = 0;
   std::size_t header_limit_ = 8192;
-  std::vector<char> read_buf_;
+  char* read_buf() { return buffers_.get(); }
+  std::unique_ptr<char[]> buffers_;
+  std::size_t read_capacity_ = 0;
   std::size_t read_len_ = 0;
-  std::unique_ptr<std::array<char, ForwardAuthParser::kArenaBytes>> arena_;
   std::optional<ForwardAuthParser> parser_;
   std::string out_;
   RequestScratch scratch_;
@@ -452,21 +454,20 @@ void Worker::remove(Session* s) {
 }
 
 void Worker::do_accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+  // The overload that fills the peer's address from accept() itself: no getpeername(). No
+  // TCP_NODELAY either: every response goes out in one write, so Nagle never holds one back,
+  // and a connection per request (Traefik beyond its 2 idle ones) should cost few syscalls.
+  acceptor_.async_accept(peer_, [this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      boost::system::error_code pec;
-      const auto remote = socket.remote_endpoint(pec);
       const auto& server = snapshot().policy->server;
-      if (pec) {
-        // The peer left before we looked: nothing to answer.
-      } else if (static_cast<std::size_t>(connections_.load(std::memory_order_relaxed)) >=
-                 server.max_connections / static_cast<std::size_t>(std::max(1, workers_hint))) {
+      if (static_cast<std::size_t>(connections_.load(std::memory_order_relaxed)) >=
+          server.max_connections / static_cast<std::size_t>(std::max(1, workers_hint))) {
         service_.metrics().connections_rejected.fetch_add(1, std::memory_order_relaxed);
-        socket.close(pec);
+        boost::system::error_code ignored;
+        socket.close(ignored);
       } else {
-        socket.set_option(tcp::no_delay(true), pec);
-        std::make_shared<Session>(*this, std::move(socket), to_ip(remote.address()))->start();
+        std::make_shared<Session>(*this, std::move(socket), to_ip(peer_.address()))->start();
       }
     }
     // Errors such as EMFILE must not stop the accept loop (Beast's examples stop; we don't).
