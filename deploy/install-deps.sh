@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build=(g++ cmake ninja-build pkg-config git
-       libboost1.81-dev libboost-json1.81-dev libhiredis-dev libyaml-cpp-dev libmaxminddb-dev
+       libboost1.81-dev libboost-json1.81-dev libhiredis-dev libyaml-cpp-dev libmaxminddb-dev libre2-dev
        zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev)
 serve=(npm)
 test=(redis-server redis-tools caddy nginx-light libnginx-mod-http-geoip2 wrk mmdb-bin

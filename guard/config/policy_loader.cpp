@@ -415,11 +415,9 @@ class Loader {
         text = s.substr(2);
       } else if (s.starts_with("~ ")) {
         m.kind = PathMatcher::Kind::regex;
-        try {
-          m.regex = std::make_shared<const std::regex>(s.substr(2), std::regex::ECMAScript |
-                                                                       std::regex::optimize);
-        } catch (const std::regex_error& e) {
-          fail(item, "paths: bad regular expression '" + s.substr(2) + "': " + e.what());
+        m.regex = std::make_shared<const re2::RE2>(s.substr(2), re2::RE2::Quiet);
+        if (!m.regex->ok()) {
+          fail(item, "paths: bad regular expression '" + s.substr(2) + "': " + m.regex->error());
         }
         m.text = s.substr(2);
         r.paths.push_back(std::move(m));

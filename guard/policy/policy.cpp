@@ -11,7 +11,7 @@ bool PathMatcher::matches(std::string_view path) const {
     case Kind::exact:
       return path == text;
     case Kind::regex:
-      return std::regex_search(path.begin(), path.end(), *regex);
+      return re2::RE2::PartialMatch(re2::StringPiece(path.data(), path.size()), *regex);
   }
   return false;
 }

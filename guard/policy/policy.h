@@ -5,9 +5,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
+
+#include <re2/re2.h>
 
 #include "guard/limit/gcra.h"
 #include "guard/net/cidr_set.h"
@@ -24,7 +25,9 @@ struct Responses {
 struct PathMatcher {
   enum class Kind : std::uint8_t { prefix, exact, regex } kind = Kind::prefix;
   std::string text;  // the prefix or exact path, already normalised
-  std::shared_ptr<const std::regex> regex;
+  // RE2, not std::regex: matching is linear in the path, so no pattern an operator writes can
+  // be turned into a stall by a crafted path (std::regex backtracks: (a+)+$ takes seconds).
+  std::shared_ptr<const re2::RE2> regex;
   bool matches(std::string_view path) const;
 };
 

@@ -302,3 +302,19 @@ TEST(DecideCallers, OnlyListedPeersMayAsk) {
 
 }  // namespace
 }  // namespace edgeguard
+
+// Regex paths use RE2 (linear time): a pattern that makes a backtracking engine explode on a
+// crafted path must still answer. With std::regex this test would not finish (ctest's timeout
+// fails it); with RE2 it returns at once.
+TEST(RegexPaths, CannotBeMadeToBacktrack) {
+  const auto load = edgeguard::parse_policy(R"(
+routes:
+  - name: evil
+    paths: ["~ ^/(a+)+$"]
+)",
+                                            "t.yaml");
+  ASSERT_TRUE(load.policy) << load.error;
+  const std::string path = "/" + std::string(8000, 'a') + "b";
+  EXPECT_EQ(load.policy->match("x.example", path, "GET").name, "default");
+  EXPECT_EQ(load.policy->match("x.example", "/aaaa", "GET").name, "evil");
+}
