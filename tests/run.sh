@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the Release build and the
-# AddressSanitizer + UndefinedBehaviorSanitizer build, each with ctest in parallel.
+# AddressSanitizer + UndefinedBehaviorSanitizer build (each with ctest in parallel), the
+# ThreadSanitizer build of the concurrent tests, and every libFuzzer target for a fixed number
+# of inputs.
 #   tests/run.sh            everything
 #   TESTS_ONLY=release      only the Release build (quick local loop)
 set -euo pipefail
@@ -10,6 +12,7 @@ cd "$root"
 deploy/install-deps.sh test
 
 jobs=$(nproc)
+passed=0
 run_suite() {  # name, cmake options...
   local name=$1
   shift
@@ -18,7 +21,10 @@ run_suite() {  # name, cmake options...
   cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
   ninja -C "$dir" -j"$jobs"
   echo "=== $name: test"
-  ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 300
+  ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 300 | tee "$dir/ctest.out"
+  local n
+  n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$dir/ctest.out")
+  passed=$((passed + ${n:-0}))
 }
 
 run_suite release -DCMAKE_BUILD_TYPE=Release
@@ -27,4 +33,12 @@ if [ "${TESTS_ONLY:-all}" = all ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite asan -DCMAKE_BUILD_TYPE=Debug -DEDGEGUARD_SANITIZE=ON -DEDGEGUARD_BENCH=OFF
 fi
+if [ "${TESTS_ONLY:-all}" = all ]; then
+  echo "=== tsan: the store and server tests under ThreadSanitizer"
+  BUILD_DIR="$root/build/tsan" JOBS="$jobs" tests/tsan.sh
+  echo "=== fuzz: every libFuzzer target, fixed seed and input count"
+  BUILD_DIR="$root/build/fuzz" FUZZ_BUILD_JOBS="$jobs" FUZZ_RUNS="${FUZZ_RUNS:-20000}" \
+    tests/fuzz/run.sh
+fi
 echo "=== all suites passed"
+echo "$passed passed, 0 failed"

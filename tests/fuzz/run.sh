@@ -5,11 +5,19 @@
 #
 #   tests/fuzz/run.sh                 # every target, FUZZ_SECONDS (default 20) each
 #   FUZZ_SECONDS=5 tests/fuzz/run.sh path host
+#   FUZZ_RUNS=20000 tests/fuzz/run.sh  # repeatable: fixed seed and input count (CI)
 #   BUILD_DIR=/tmp/b tests/fuzz/run.sh
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$src/build-fuzz}
 seconds=${FUZZ_SECONDS:-20}
+# FUZZ_RUNS=N (CI): a fixed number of inputs from a fixed seed, so a run is repeatable and a
+# green CI stays green; FUZZ_SECONDS explores for a time instead (developers, longer runs).
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  budget=(-runs="$FUZZ_RUNS" -seed=1)
+else
+  budget=(-max_total_time="$seconds")
+fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(forward_auth xff path host policy nodes_tailscale_status nodes_tailscale_api
@@ -36,7 +44,7 @@ for t in "${targets[@]}"; do
   [ -f "$src/tests/fuzz/dict/$t.dict" ] && dict=(-dict="$src/tests/fuzz/dict/$t.dict")
   log=$build/fuzz-$t.log
   if "$build/tests/fuzz/fuzz_$t" "$work" "$seeds" "${extra[@]}" "${dict[@]}" \
-      -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
+      "${budget[@]}" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
       -print_final_stats=1 -artifact_prefix="$artifacts/$t-" >"$log" 2>&1; then
     echo "fuzz_$t: ok ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs)"
   else
