@@ -307,7 +307,9 @@ TEST(ReplayEngine, DepthTwoReadsTheLoggedForwardedFor) {
   ASSERT_EQ(parser.parse(l, rec), nullptr);
   replay.add(rec, "t", 1);
   // Without the header depth 2 has only one entry: edgeguard would answer 400.
-  ASSERT_EQ(parser.parse(line("10.1.2.3", "blocked.example.net", "GET", "/", 0), rec), nullptr);
+  const std::string text1 =
+      line("10.1.2.3", "blocked.example.net", "GET", "/", 0);  // rec views into it
+  ASSERT_EQ(parser.parse(text1, rec), nullptr);
   replay.add(rec, "t", 2);
   const ReplayReport r = replay.report(5);
   EXPECT_EQ(r.requests, 1u);
@@ -328,12 +330,14 @@ TEST(ReplayEngine, LateRecordsAreDecidedAtTheReplayClock) {
   // 6 requests at t = 10 use the burst (5) and one more is denied; a line logged after them
   // that started at t = 0 is decided at t = 10 (denied), not at t = 0 when the bucket was full.
   for (int i = 0; i < 6; ++i) {
-    ASSERT_EQ(parser.parse(line("203.0.113.7", "auth.example.net", "POST", "/login", 10), rec),
-              nullptr);
+    const std::string text2 =
+        line("203.0.113.7", "auth.example.net", "POST", "/login", 10);  // rec views into it
+    ASSERT_EQ(parser.parse(text2, rec), nullptr);
     replay.add(rec, "t", 1);
   }
-  ASSERT_EQ(parser.parse(line("203.0.113.7", "auth.example.net", "POST", "/login", 0), rec),
-            nullptr);
+  const std::string text3 =
+      line("203.0.113.7", "auth.example.net", "POST", "/login", 0);  // rec views into it
+  ASSERT_EQ(parser.parse(text3, rec), nullptr);
   replay.add(rec, "t", 7);
   const ReplayReport r = replay.report(5);
   EXPECT_EQ(r.late, 1u);
@@ -351,14 +355,16 @@ TEST(ReplayEngine, PeakRateForgetsOldSlots) {
   // must not let old slots add up. Then 4 more in one slot after a gap: still 18.
   for (int t = 0; t < 300; t += 10) {
     for (int i = 0; i < 3; ++i) {
-      ASSERT_EQ(parser.parse(line("203.0.113.7", "shadow.example.net", "GET", "/", t + i), rec),
-                nullptr);
+      const std::string text4 =
+          line("203.0.113.7", "shadow.example.net", "GET", "/", t + i);  // rec views into it
+      ASSERT_EQ(parser.parse(text4, rec), nullptr);
       replay.add(rec, "t", 1);
     }
   }
   for (int i = 0; i < 4; ++i) {
-    ASSERT_EQ(parser.parse(line("203.0.113.7", "shadow.example.net", "GET", "/", 500), rec),
-              nullptr);
+    const std::string text5 =
+        line("203.0.113.7", "shadow.example.net", "GET", "/", 500);  // rec views into it
+    ASSERT_EQ(parser.parse(text5, rec), nullptr);
     replay.add(rec, "t", 2);
   }
   const ReplayReport r = replay.report(5);
