@@ -6,6 +6,7 @@
 
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
+#include "guard/cli/offline_service.h"
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
 #include "guard/log/event_log.h"
@@ -26,23 +27,14 @@ constexpr const char* kUsage =
 // without charging it (a running server's buckets live in that process).
 int run_explain(int argc, char** argv) {
   std::string error;
-  auto args = Args::parse(argc, argv, {"config", "method", "host", "uri", "ip", "header"},
-                          {"json"}, &error);
+  auto args = Args::parse(argc, argv, {"config", "method", "host", "uri", "ip", "header"}, {"json"},
+                          &error);
   if (!args || !args->get("config") || !args->get("host") || !args->get("ip")) {
     std::fprintf(stderr, "%s%s%s\n", kUsage, error.empty() ? "" : ": ", error.c_str());
     return 2;
   }
-  set_log_enabled(false);
-  PolicyLoad load = load_policy_file(*args->get("config"));
-  if (!load.policy) {
-    std::fprintf(stderr, "%s\n", load.error.c_str());
-    return 1;
-  }
-  auto service = Service::create(load.policy, "", &error);
-  if (!service) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    return 1;
-  }
+  const auto service = open_offline_service(*args->get("config"));
+  if (!service) return 1;
   const auto snap = service->snapshot();
   const Policy& policy = *snap->policy;
 
@@ -116,7 +108,8 @@ int run_explain(int argc, char** argv) {
     if (d.remaining >= 0) o["remaining"] = d.remaining;
     boost::json::array steps;
     for (const auto& s : trace) {
-      steps.push_back(boost::json::object{{"rule", s.rule}, {"result", s.result}, {"detail", s.detail}});
+      steps.push_back(
+          boost::json::object{{"rule", s.rule}, {"result", s.result}, {"detail", s.detail}});
     }
     o["trace"] = std::move(steps);
     std::printf("%s\n", boost::json::serialize(o).c_str());

@@ -5,6 +5,7 @@
 
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
+#include "guard/cli/offline_service.h"
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
 #include "guard/replay/access_log.h"
@@ -40,18 +41,8 @@ int run_replay(int argc, char** argv) {
     }
     top = static_cast<std::size_t>(v);
   }
-  set_log_enabled(false);
-  PolicyLoad load = load_policy_file(*args->get("config"));
-  if (!load.policy) {
-    std::fprintf(stderr, "%s\n", load.error.c_str());
-    return 1;
-  }
-  // The configured GeoIP databases and node list, opened as the server would open them.
-  auto service = Service::create(load.policy, "", &error);
-  if (!service) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    return 1;
-  }
+  const auto service = open_offline_service(*args->get("config"));
+  if (!service) return 1;
   const auto snap = service->snapshot();
   Replay replay(*snap->policy, snap->geo.get(), snap->nodes.get());
   AccessLogParser parser(replay.header_names());

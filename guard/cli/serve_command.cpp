@@ -50,8 +50,8 @@ int run_serve(int argc, char** argv) {
     return 1;
   }
 
-  const int threads =
-      policy->threads > 0 ? policy->threads
+  const int threads = policy->threads > 0
+                          ? policy->threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ForwardAuthServer server(*service, threads);
   boost::asio::io_context maintenance;
@@ -69,15 +69,14 @@ int run_serve(int argc, char** argv) {
   }
   service->metrics().open_connections = [&server] { return server.open_connections(); };
 
-  AdminServer admin(maintenance,
-                    {[&service] { return service->metrics().render(); },
-                     [&service, &stores](std::string* why) {
-                       if (!service->ready()) {
-                         *why = "no policy loaded";
-                         return false;
-                       }
-                       return stores.ready(why);
-                     }});
+  AdminServer admin(maintenance, {[&service] { return service->metrics().render(); },
+                                  [&service, &stores](std::string* why) {
+                                    if (!service->ready()) {
+                                      *why = "no policy loaded";
+                                      return false;
+                                    }
+                                    return stores.ready(why);
+                                  }});
   if (!admin.bind(policy->admin_listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());

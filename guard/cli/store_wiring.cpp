@@ -56,12 +56,12 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
   metrics->store_errors_source = [state] {
     return state->counters().errors.load() + state->counters().timeouts.load();
   };
-  impl_->redis->set_observers(
-      [metrics](std::int64_t ns) { metrics->redis_seconds.observe_ns(ns); },
-      [](bool open, const std::string& why) {
-        log_event(open ? "error" : "info", open ? "store_fallback_on" : "store_fallback_off",
-                  {{"store", "redis"}, {"why", why}});
-      });
+  impl_->redis->set_observers([metrics](std::int64_t ns) { metrics->redis_seconds.observe_ns(ns); },
+                              [](bool open, const std::string& why) {
+                                log_event(open ? "error" : "info",
+                                          open ? "store_fallback_on" : "store_fallback_off",
+                                          {{"store", "redis"}, {"why", why}});
+                              });
 }
 
 StoreWiring::~StoreWiring() = default;
@@ -81,7 +81,5 @@ bool StoreWiring::ready(std::string*) const {
   // the point of the fallback. /metrics shows edgeguard_store_fallback_active.
   return true;
 }
-
-
 
 }  // namespace edgeguard

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "guard/log/json_string.h"
+
 namespace edgeguard {
 namespace {
 
@@ -29,25 +31,6 @@ void header(std::string& out, std::string_view name, std::string_view value) {
     if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
   }
   out += "\r\n";
-}
-
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 void finish(std::string& out, std::string_view body, bool keep_alive, bool problem) {
@@ -139,22 +122,22 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts,
   thread_local std::string body;
   body.clear();
   body += "{\"type\":\"about:blank\",\"title\":";
-  json_string(body, d.reason == Reason::rate_limit ? "Too Many Requests" : status_text(status));
+  append_json_string(body,
+                     d.reason == Reason::rate_limit ? "Too Many Requests" : status_text(status));
   body += ",\"status\":";
   append_int(body, status);
   body += ",\"reason\":";
-  json_string(body, to_string(d.reason));
+  append_json_string(body, to_string(d.reason));
   body += ",\"route\":";
-  json_string(body, route);
+  append_json_string(body, route);
   if (d.reason == Reason::rate_limit) {
     const std::int64_t retry = retry_after_seconds(d.retry_after_ns);
-    const LimitPolicy* limit =
-        (d.route != nullptr && d.limit_index >= 0 &&
-         static_cast<std::size_t>(d.limit_index) < d.route->limits.size())
-            ? &d.route->limits[d.limit_index]
-            : nullptr;
+    const LimitPolicy* limit = (d.route != nullptr && d.limit_index >= 0 &&
+                                static_cast<std::size_t>(d.limit_index) < d.route->limits.size())
+                                   ? &d.route->limits[d.limit_index]
+                                   : nullptr;
     body += ",\"limit\":";
-    json_string(body, limit != nullptr ? std::string_view(limit->name) : "");
+    append_json_string(body, limit != nullptr ? std::string_view(limit->name) : "");
     body += ",\"retry_after\":";
     append_int(body, retry);
     out += "Retry-After: ";
@@ -170,20 +153,21 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts,
     }
   }
   body += ",\"detail\":";
-  json_string(body, deny_detail(d));
+  append_json_string(body, deny_detail(d));
   body += "}";
   finish(out, body, keep_alive, true);
 }
 
 void write_bad_request(std::string& out, const BadRequest& bad, bool keep_alive) {
   status_line(out, 400);
-  std::string body = "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,\"header\":";
-  json_string(body, bad.header);
+  std::string body =
+      "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,\"header\":";
+  append_json_string(body, bad.header);
   body += ",\"detail\":";
   std::string detail(bad.header);
   detail += ' ';
   detail += bad.problem;
-  json_string(body, detail);
+  append_json_string(body, detail);
   body += "}";
   finish(out, body, keep_alive, true);
 }
@@ -191,11 +175,11 @@ void write_bad_request(std::string& out, const BadRequest& bad, bool keep_alive)
 void write_protocol_error(std::string& out, int status, std::string_view detail) {
   status_line(out, status);
   std::string body = "{\"type\":\"about:blank\",\"title\":";
-  json_string(body, status_text(status));
+  append_json_string(body, status_text(status));
   body += ",\"status\":";
   append_int(body, status);
   body += ",\"detail\":";
-  json_string(body, detail);
+  append_json_string(body, detail);
   body += "}";
   finish(out, body, false, true);
 }

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "guard/log/json_string.h"
+
 namespace edgeguard {
 namespace {
 
@@ -22,25 +24,6 @@ void write_all(std::string_view s) {
     if (n <= 0) return;  // stdout gone: logging must never stop the service
     s.remove_prefix(static_cast<std::size_t>(n));
   }
-}
-
-void append_escaped(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 void append_timestamp(std::string& out) {
@@ -71,12 +54,12 @@ void format_log_line(std::string& out, std::string_view level, std::string_view 
   out += "{\"ts\":\"";
   append_timestamp(out);
   out += "\",\"level\":";
-  append_escaped(out, level);
+  append_json_string(out, level);
   out += ",\"event\":";
-  append_escaped(out, event);
+  append_json_string(out, event);
   for (const auto& [key, value] : fields) {
     out += ',';
-    append_escaped(out, key);
+    append_json_string(out, key);
     out += ':';
     if (value.is_number) {
       char buf[24];
@@ -84,7 +67,7 @@ void format_log_line(std::string& out, std::string_view level, std::string_view 
       (void)ec;
       out.append(buf, static_cast<std::size_t>(end - buf));
     } else {
-      append_escaped(out, value.text);
+      append_json_string(out, value.text);
     }
   }
   out += "}\n";
@@ -111,6 +94,8 @@ void flush_log_buffer() {
   t_buffer.clear();
 }
 
-void set_log_enabled(bool enabled) { g_enabled.store(enabled, std::memory_order_relaxed); }
+void set_log_enabled(bool enabled) {
+  g_enabled.store(enabled, std::memory_order_relaxed);
+}
 
 }  // namespace edgeguard
