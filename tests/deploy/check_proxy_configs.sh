@@ -7,6 +7,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 sed -e "s|{{PREFIX}}|$tmp|g" -e "s|{{LISTEN_ADDR}}|127.0.0.1:1|" \
     -e "s|{{EDGEGUARD_ADDR}}|127.0.0.1:2|" -e "s|{{UPSTREAM_ADDR}}|127.0.0.1:3|" \
+    -e "s|{{TRUSTED_PROXIES}}||" \
     "$src/deploy/nginx/edgeguard.conf" > "$tmp/nginx.conf"
 if grep -v '^ *#' "$tmp/nginx.conf" | grep -q '{{'; then echo "untemplated placeholder left in nginx config"; exit 1; fi
 nginx -t -q -c "$tmp/nginx.conf" -p "$tmp" -g 'daemon off;'

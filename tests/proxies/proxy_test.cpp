@@ -281,6 +281,33 @@ std::string policy(int listen, int admin, int rate_limited_status) {
   return y.str();
 }
 
+// The policy behind a CDN: the proxy trusts the CDN edge (127.0.0.1, the test client) and
+// appends it to the X-Forwarded-For the CDN sent, so the visitor is the entry left of the
+// proxy's own peer: depth 2, as README and deploy/traefik tell CDN users. Country data is
+// MaxMind's test database: 89.160.20.112 is SE, 81.2.69.160 is GB.
+std::string cdn_policy(int listen, int admin, const fs::path& country_db) {
+  std::ostringstream y;
+  y << "listen: 127.0.0.1:" << listen << "\n"
+    << "admin_listen: 127.0.0.1:" << admin << "\n"
+    << "threads: 1\n"
+    << "callers: [127.0.0.0/8]\n"
+    << "client_ip: {header: X-Forwarded-For, depth: 2}\n"
+    << "responses: {rate_limited: 403, forbidden: 403}\n"
+    << "store: {type: local}\n"
+    << "geoip: {country_db: " << country_db.string() << "}\n"
+    << "routes:\n"
+    << "  - name: no-se\n"
+    << "    hosts: [" << kHost << "]\n"
+    << "    paths: [/no-se]\n"
+    << "    geo: {deny_countries: [SE]}\n"
+    << "  - name: gb-only\n"
+    << "    hosts: [" << kHost << "]\n"
+    << "    paths: [/gb-only]\n"
+    << "    geo: {allow_countries: [GB]}\n"
+    << "default: deny\n";
+  return y.str();
+}
+
 // EDGEGUARD_PROXY_TEST_BINARY overrides the built binary (another build, an installed one).
 std::string edgeguard_binary() {
   const char* env = std::getenv("EDGEGUARD_PROXY_TEST_BINARY");
@@ -289,6 +316,9 @@ std::string edgeguard_binary() {
 
 class ProxyTest : public ::testing::TestWithParam<Proxy> {
  protected:
+  // True for the CDN topology: the test client is a trusted CDN edge forwarding for visitors.
+  virtual bool behind_cdn() const { return false; }
+
   void SetUp() override {
     const std::string binary = edgeguard_binary();
     if (!fs::exists(binary)) GTEST_SKIP() << "no edgeguard binary at " << binary;
@@ -309,7 +339,13 @@ class ProxyTest : public ::testing::TestWithParam<Proxy> {
 
     // nginx's auth_request turns any status but 2xx/401/403 into 500: 403 for rate limits.
     rate_limited_status_ = caddy ? 429 : 403;
-    std::ofstream(dir_ / "edgeguard.yaml") << policy(eg_port_, admin_port_, rate_limited_status_);
+    if (behind_cdn()) {
+      const fs::path db = dir_ / "country.mmdb";
+      fs::copy_file(fs::path(EDGEGUARD_TEST_DATA) / "maxmind/GeoIP2-Country-Test.mmdb", db);
+      std::ofstream(dir_ / "edgeguard.yaml") << cdn_policy(eg_port_, admin_port_, db);
+    } else {
+      std::ofstream(dir_ / "edgeguard.yaml") << policy(eg_port_, admin_port_, rate_limited_status_);
+    }
     edgeguard_ = std::make_unique<Process>(
         std::vector<std::string>{binary, "serve", "--config", dir_ / "edgeguard.yaml"},
         std::vector<std::string>{}, dir_ / "edgeguard.log");
@@ -330,7 +366,8 @@ class ProxyTest : public ::testing::TestWithParam<Proxy> {
           std::vector<std::string>{
               "HOME=" + d, "XDG_DATA_HOME=" + d, "XDG_CONFIG_HOME=" + d, "EDGEGUARD_ADDR=" + eg,
               "SITE_ADDRESS=http://" + std::string(kHost) + ":" + std::to_string(proxy_port_),
-              "UPSTREAM_ADDR=" + up, "CADDY_ADMIN=off"},
+              "UPSTREAM_ADDR=" + up, "CADDY_ADMIN=off",
+              "TRUSTED_PROXIES=" + std::string(behind_cdn() ? "127.0.0.1/32" : "")},
           dir_ / "proxy.log");
     } else {
       std::string conf = read_file(source / "deploy/nginx/edgeguard.conf");
@@ -339,6 +376,7 @@ class ProxyTest : public ::testing::TestWithParam<Proxy> {
       replace_all(conf, "{{LISTEN_ADDR}}", "127.0.0.1:" + std::to_string(proxy_port_));
       replace_all(conf, "{{EDGEGUARD_ADDR}}", eg);
       replace_all(conf, "{{UPSTREAM_ADDR}}", up);
+      replace_all(conf, "{{TRUSTED_PROXIES}}", behind_cdn() ? "127.0.0.1/32 1;" : "");
       std::ofstream(dir_ / "nginx.conf") << conf;
       proxy_ = std::make_unique<Process>(
           std::vector<std::string>{proxy_bin, "-c", (dir_ / "nginx.conf").string(), "-p",
@@ -454,6 +492,77 @@ TEST_P(ProxyTest, MetricsExposeEveryNameTheDashboardAndAlertsMayUse) {
   EXPECT_GE(checked, 16);
   EXPECT_NE(m.body.find("route=\"app\""), std::string::npos) << m.body;
 }
+
+// The same proxies behind a CDN: the test client is the CDN edge (127.0.0.1, trusted by the
+// proxy through the reference configs' optional trusted-proxy setting) and names the visitor in
+// X-Forwarded-For, as a CDN does. Loopback itself is never judged by country, so this is how a
+// denied country reaches edgeguard through a real proxy.
+class ProxyBehindCdnTest : public ProxyTest {
+ protected:
+  bool behind_cdn() const override { return true; }
+
+  Response from_visitor(const std::string& path, const std::string& forwarded_for) {
+    return get(path, {{"X-Forwarded-For", forwarded_for}});
+  }
+
+  std::optional<double> metric(const std::string& name_and_labels) {
+    Response m = http_get(admin_port_, "/metrics", {{"Host", "127.0.0.1"}});
+    std::istringstream lines(m.body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.compare(0, name_and_labels.size() + 1, name_and_labels + " ") == 0) {
+        return std::atof(line.c_str() + name_and_labels.size() + 1);
+      }
+    }
+    return std::nullopt;
+  }
+};
+
+constexpr const char* kSeVisitor = "89.160.20.112";
+constexpr const char* kGbVisitor = "81.2.69.160";
+
+TEST_P(ProxyBehindCdnTest, DeniedCountryGets403WithReasonGeo) {
+  for (const std::string path : {"/no-se", "/gb-only"}) {
+    Response r = from_visitor(path, kSeVisitor);
+    ASSERT_EQ(r.status, 403) << path << "\n" << r.body << logs();
+    EXPECT_EQ(r.body.find("GET " + path), std::string::npos) << "reached the backend: " << r.body;
+    // Caddy passes edgeguard's problem+json through; nginx answers with its own body, so the
+    // reason is read from edgeguard's decision counter for both.
+    if (GetParam() == Proxy::kCaddy) {
+      EXPECT_NE(r.body.find("\"reason\":\"geo\""), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ(metric("edgeguard_decisions_total{route=\"no-se\",verdict=\"deny\",reason=\"geo\"}"),
+            1.0)
+      << logs();
+  EXPECT_EQ(metric("edgeguard_decisions_total{route=\"gb-only\",verdict=\"deny\",reason=\"geo\"}"),
+            1.0)
+      << logs();
+}
+
+TEST_P(ProxyBehindCdnTest, AllowedCountryReachesUpstreamWithCountryHeader) {
+  for (const std::string path : {"/no-se", "/gb-only"}) {
+    Response r = from_visitor(path, kGbVisitor);
+    ASSERT_EQ(r.status, 200) << path << "\n" << r.body << logs();
+    EXPECT_NE(r.body.find("GET " + path), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("X-Edgeguard-Country: GB\r\n"), std::string::npos) << r.body;
+  }
+}
+
+TEST_P(ProxyBehindCdnTest, VisitorIsTheEntryTheCdnAppendedNotOneTheVisitorForged) {
+  // A Swedish visitor sends "X-Forwarded-For: 81.2.69.160" (GB); the CDN appends the address it
+  // saw. Only that entry (left of the proxy's peer) is judged, so the forgery gains nothing...
+  Response forged = from_visitor("/no-se", std::string(kGbVisitor) + ", " + kSeVisitor);
+  EXPECT_EQ(forged.status, 403) << forged.body << logs();
+  // ...and the reverse: a GB visitor forging a Swedish entry is still let through as GB.
+  Response gb = from_visitor("/gb-only", std::string(kSeVisitor) + ", " + kGbVisitor);
+  EXPECT_EQ(gb.status, 200) << gb.body << logs();
+  EXPECT_NE(gb.body.find("X-Edgeguard-Country: GB\r\n"), std::string::npos) << gb.body;
+}
+
+INSTANTIATE_TEST_SUITE_P(Proxies, ProxyBehindCdnTest,
+                         ::testing::Values(Proxy::kCaddy, Proxy::kNginx), [](const auto& info) {
+                           return std::string(info.param == Proxy::kCaddy ? "Caddy" : "Nginx");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Proxies, ProxyTest, ::testing::Values(Proxy::kCaddy, Proxy::kNginx),
                          [](const auto& info) {
