@@ -145,6 +145,18 @@ if [[ "${BENCH_REDIS:-0}" == 1 ]]; then
     "s/^  type: local.*/  type: redis\\n  redis: {address: 127.0.0.1:$redis_port, timeout: 20ms, on_error: local}/"
 fi
 
+# Commands Redis has executed so far (INFO commandstats), not counting the INFO calls: "SENT ALL",
+# SENT = commands edgeguard sent (EVALSHA and the rest), ALL = those plus the commands the limit
+# script runs inside Redis (TIME, GET, SET, DEL).
+redis_calls() {
+  redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '
+    /^cmdstat_/ && $1 != "cmdstat_info" {
+      all += $3
+      if ($1 !~ /^cmdstat_(time|get|set|del)$/) sent += $3
+    }
+    END { print sent + 0, all + 0 }'
+}
+
 # CPU time (utime + stime, clock ticks) of a process and its direct children (nginx's worker).
 cpu_ticks() {
   local total=0 pid t
@@ -174,11 +186,13 @@ run() {
   local extra=()
   [[ $mode == close ]] && extra=(-H "Connection: close")
   local out=$run_dir/wrk-$name-$script-$mode-$round.txt
-  local before after
+  local before after redis_before="0 0" redis_after="0 0"
+  [[ $name == edgeguard-redis ]] && redis_before=$(redis_calls)
   before=$(cpu_ticks "$pid")
   taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "${extra[@]}" \
     -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
   after=$(cpu_ticks "$pid")
+  [[ $name == edgeguard-redis ]] && redis_after=$(redis_calls)
   if ! kill -0 "$pid" 2>/dev/null; then
     BENCH_KEEP=1
     echo "load.sh: $name exited during the $script $mode run; logs in $run_dir" >&2
@@ -198,6 +212,12 @@ run() {
     'BEGIN { printf "%.1f", d * 1000000 / hz / n }')
   result[$name,$mode,$script,deny]+=" "$(awk -v d="${non2xx:-0}" -v n="$requests" \
     'BEGIN { printf "%.1f", 100 * d / n }')
+  if [[ $name == edgeguard-redis ]]; then
+    result[$name,$mode,$script,rcmd]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
+      -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[1] - x[1]) / n }')
+    result[$name,$mode,$script,rall]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
+      -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[2] - x[2]) / n }')
+  fi
   [[ -n "$errors" ]] && echo "note: $name $script $mode socket errors: $errors" >&2
   return 0
 }
@@ -220,6 +240,7 @@ echo
 echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | non-2xx % |"
 echo "|---|---|---|---:|---:|---:|---:|---:|"
 turn=0
+redis_summary=()
 for script in $scripts; do
   for mode in $modes; do
     for ((round = 1; round <= rounds; round++)); do
@@ -233,6 +254,7 @@ for script in $scripts; do
     for key in "${!result[@]}"; do
       format=%.0f
       [[ $key == *,cpu || $key == *,deny ]] && format=%.1f
+      [[ $key == *,rcmd || $key == *,rall ]] && format=%.3f
       [[ $key == *,$mode,$script,* ]] && median[$key]=$(median "$format" ${result[$key]})
     done
     label=$mode
@@ -254,6 +276,13 @@ for script in $scripts; do
         "$(ratio "${median[edgeguard-redis,$mode,$script,p50]}" "${median[edgeguard,$mode,$script,p50]}") |" \
         "$(ratio "${median[edgeguard-redis,$mode,$script,p99]}" "${median[edgeguard,$mode,$script,p99]}") |" \
         "$(ratio "${median[edgeguard-redis,$mode,$script,cpu]}" "${median[edgeguard,$mode,$script,cpu]}") | |"
+      redis_summary+=("$script $label: ${median[edgeguard-redis,$mode,$script,rcmd]} sent, ${median[edgeguard-redis,$mode,$script,rall]} with the script's own")
     fi
   done
 done
+if ((${#redis_summary[@]})); then
+  echo
+  echo "Redis commands per guard request (INFO commandstats delta / requests, median): sent by"
+  echo "edgeguard (EVALSHA, ...), and with the TIME/GET/SET/DEL the limit script runs inside Redis:"
+  printf '  %s\n' "${redis_summary[@]}"
+fi
