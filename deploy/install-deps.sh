@@ -10,7 +10,7 @@ build=(g++ cmake ninja-build pkg-config git
        zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev)
 serve=(npm)
 test=(redis-server redis-tools caddy nginx-light libnginx-mod-http-geoip2 wrk mmdb-bin
-      prometheus python3 python3-yaml clang libclang-rt-14-dev systemd curl procps util-linux)
+      prometheus python3 python3-yaml clang clang-format libclang-rt-14-dev systemd curl procps util-linux)
 
 want=("${build[@]}")
 case "${1:-build}" in

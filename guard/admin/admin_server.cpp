@@ -102,7 +102,9 @@ bool AdminServer::bind(const std::string& listen, std::string* error) {
   return true;
 }
 
-void AdminServer::start() { do_accept(); }
+void AdminServer::start() {
+  do_accept();
+}
 
 void AdminServer::close() {
   boost::system::error_code ignored;

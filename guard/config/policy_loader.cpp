@@ -307,7 +307,8 @@ class Loader {
     MapReader m(n, "tailnet");
     t.configured = true;
     if (auto v = m.get("ranges")) {
-      for (const auto& c : as_list(v, "tailnet.ranges")) t.ranges.push_back(as_cidr(c, "tailnet.ranges"));
+      for (const auto& c : as_list(v, "tailnet.ranges"))
+        t.ranges.push_back(as_cidr(c, "tailnet.ranges"));
     } else {
       t.ranges = {*Cidr::parse("100.64.0.0/10"), *Cidr::parse("fd7a:115c:a1e0::/48")};
     }
@@ -317,7 +318,8 @@ class Loader {
         t.format = as_string(f, "tailnet.nodes.format");
         if (t.format != "tailscale-status" && t.format != "tailscale-api" &&
             t.format != "headscale" && t.format != "list") {
-          fail(f, "tailnet.nodes.format must be tailscale-status, tailscale-api, headscale or list");
+          fail(f,
+               "tailnet.nodes.format must be tailscale-status, tailscale-api, headscale or list");
         }
       } else {
         fail(v, "tailnet.nodes needs a format");
@@ -349,12 +351,15 @@ class Loader {
   void server(const YAML::Node& n, ServerSettings& s) {
     MapReader m(n, "server");
     if (auto v = m.get("max_connections")) {
-      s.max_connections = static_cast<std::size_t>(as_int(v, "server.max_connections", 1, 1'000'000));
+      s.max_connections =
+          static_cast<std::size_t>(as_int(v, "server.max_connections", 1, 1'000'000));
     }
     if (auto v = m.get("max_header_bytes")) {
-      s.max_header_bytes = static_cast<std::size_t>(as_int(v, "server.max_header_bytes", 1024, 65536));
+      s.max_header_bytes =
+          static_cast<std::size_t>(as_int(v, "server.max_header_bytes", 1024, 65536));
     }
-    if (auto v = m.get("header_timeout")) s.header_timeout_ns = as_duration(v, "server.header_timeout");
+    if (auto v = m.get("header_timeout"))
+      s.header_timeout_ns = as_duration(v, "server.header_timeout");
     if (auto v = m.get("idle_timeout")) s.idle_timeout_ns = as_duration(v, "server.idle_timeout");
     m.finish();
   }
@@ -452,7 +457,8 @@ class Loader {
     MapReader m(n, "tailnet rule of route " + r.name);
     TailnetRule t;
     if (auto v = m.get("require")) {
-      if (as_string(v, "tailnet.require") != "enrolled") fail(v, "tailnet.require must be enrolled");
+      if (as_string(v, "tailnet.require") != "enrolled")
+        fail(v, "tailnet.require must be enrolled");
     }
     if (auto v = m.get("tags")) {
       t.tags = as_strings(v, "tailnet.tags");
@@ -557,7 +563,8 @@ class Loader {
     LimitPolicy l;
     if (auto v = m.get("name")) {
       l.name = as_string(v, "limit name");
-      if (!valid_name(l.name)) fail(v, "limit name '" + l.name + "' must be letters, digits, - _ .");
+      if (!valid_name(l.name))
+        fail(v, "limit name '" + l.name + "' must be letters, digits, - _ .");
     } else {
       fail(n, "a limit needs a name (it scopes the buckets and names the metric)");
     }

@@ -29,8 +29,9 @@ struct Decision {
   Verdict verdict = Verdict::allow;
   Reason reason = Reason::none;
   const Route* route = nullptr;
-  const char* rule = "none";  // bypass | deny_ips | allow_ips | tailnet | geo | limit | default | none
-  int limit_index = -1;       // the limit that denied (or came nearest, when allowed)
+  const char* rule =
+      "none";            // bypass | deny_ips | allow_ips | tailnet | geo | limit | default | none
+  int limit_index = -1;  // the limit that denied (or came nearest, when allowed)
   std::int64_t retry_after_ns = 0;
   std::int64_t remaining = -1;  // tokens left in the tightest limit; -1 when no limit ran
   std::int64_t reset_ns = 0;

@@ -85,8 +85,7 @@ void build_limit_calls(const Route& route, const ForwardRequest& request, const 
       w.put(kSeparator);
       switch (part.kind) {
         case KeyPart::Kind::client_ip:
-          w.put_ip(facts.client_ip.is_v4() ? facts.client_ip
-                                           : facts.client_ip.masked(ipv6_prefix));
+          w.put_ip(facts.client_ip.is_v4() ? facts.client_ip : facts.client_ip.masked(ipv6_prefix));
           break;
         case KeyPart::Kind::route:
           break;  // the prefix already names the route

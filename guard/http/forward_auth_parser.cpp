@@ -38,8 +38,8 @@ void ForwardAuthParser::capture(std::string_view& slot, bool& present, std::stri
   present = true;
 }
 
-void ForwardAuthParser::capture_once(std::string_view header, std::string_view& slot,
-                                     bool& present, std::string_view value, error_code& ec) {
+void ForwardAuthParser::capture_once(std::string_view header, std::string_view& slot, bool& present,
+                                     std::string_view value, error_code& ec) {
   // Two values for the host or the path are ambiguous: which one would the backend use?
   if (present) {
     if (headers_.duplicate.empty()) headers_.duplicate = header;

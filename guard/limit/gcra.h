@@ -48,6 +48,8 @@ constexpr GcraResult gcra_check(std::int64_t tat, std::int64_t now, const GcraRa
 }
 
 // A stored TAT at or before `now` means a full bucket: it carries no information.
-constexpr bool gcra_is_full(std::int64_t tat, std::int64_t now) { return tat <= now; }
+constexpr bool gcra_is_full(std::int64_t tat, std::int64_t now) {
+  return tat <= now;
+}
 
 }  // namespace edgeguard

@@ -59,7 +59,9 @@ double resident_bytes() {
 
 }  // namespace
 
-int metrics_thread_index() { return t_thread_index; }
+int metrics_thread_index() {
+  return t_thread_index;
+}
 void set_metrics_thread_index(int index) {
   t_thread_index = (index >= 0 && index < kMaxThreads) ? index : kMaxThreads - 1;
 }
@@ -81,8 +83,7 @@ std::uint64_t Histogram::count() const {
   return n;
 }
 
-void Histogram::render(std::string& out, const std::string& name,
-                       const std::string& labels) const {
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
   std::array<std::uint64_t, kBounds.size() + 1> totals{};
   std::uint64_t sum_ns = 0;
   for (const auto& c : cells_) {
@@ -121,9 +122,8 @@ std::uint64_t RouteStats::near(int limit_index) const {
 }
 
 Metrics::Metrics() {
-  start_time_ = std::chrono::duration<double>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  start_time_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 RouteStats* Metrics::route(const std::string& name) {
@@ -163,19 +163,23 @@ std::string Metrics::render() const {
       auto it = routes_.find(route);
       if (it == routes_.end()) continue;
       for (std::size_t i = 0; i < names.size() && i < RouteStats::kMaxLimits; ++i) {
-        line(out, "edgeguard_limit_near_total", "route=\"" + route + "\",limit=\"" + names[i] + "\"",
+        line(out, "edgeguard_limit_near_total",
+             "route=\"" + route + "\",limit=\"" + names[i] + "\"",
              static_cast<double>(it->second->near(static_cast<int>(i))));
       }
     }
   }
-  header(out, "edgeguard_decision_seconds", "histogram", "Time to decide, from request parsed to verdict.");
+  header(out, "edgeguard_decision_seconds", "histogram",
+         "Time to decide, from request parsed to verdict.");
   decision_seconds.render(out, "edgeguard_decision_seconds");
   header(out, "edgeguard_redis_seconds", "histogram", "Redis round trips of the limit script.");
   redis_seconds.render(out, "edgeguard_redis_seconds");
-  header(out, "edgeguard_store_errors_total", "counter", "Shared store failures (errors and timeouts).");
+  header(out, "edgeguard_store_errors_total", "counter",
+         "Shared store failures (errors and timeouts).");
   line(out, "edgeguard_store_errors_total", "",
        static_cast<double>(store_errors_source ? store_errors_source() : 0));
-  header(out, "edgeguard_store_fallback_active", "gauge", "1 while the on_error policy answers instead of Redis.");
+  header(out, "edgeguard_store_fallback_active", "gauge",
+         "1 while the on_error policy answers instead of Redis.");
   line(out, "edgeguard_store_fallback_active", "",
        store_fallback_source && store_fallback_source() ? 1 : 0);
   header(out, "edgeguard_local_buckets", "gauge", "Rate-limit buckets held in this process.");
@@ -189,16 +193,24 @@ std::string Metrics::render() const {
   header(out, "edgeguard_tailnet_nodes", "gauge", "Enrolled tailnet nodes in the current list.");
   line(out, "edgeguard_tailnet_nodes", "", static_cast<double>(tailnet_nodes.load()));
   header(out, "edgeguard_tailnet_load_errors_total", "counter", "Node lists that failed to load.");
-  line(out, "edgeguard_tailnet_load_errors_total", "", static_cast<double>(tailnet_load_errors.load()));
-  header(out, "edgeguard_geoip_build_epoch_seconds", "gauge", "Build time of the GeoIP database in use.");
-  line(out, "edgeguard_geoip_build_epoch_seconds", "", static_cast<double>(geoip_build_epoch.load()));
-  header(out, "edgeguard_geoip_load_errors_total", "counter", "GeoIP databases that failed to load.");
+  line(out, "edgeguard_tailnet_load_errors_total", "",
+       static_cast<double>(tailnet_load_errors.load()));
+  header(out, "edgeguard_geoip_build_epoch_seconds", "gauge",
+         "Build time of the GeoIP database in use.");
+  line(out, "edgeguard_geoip_build_epoch_seconds", "",
+       static_cast<double>(geoip_build_epoch.load()));
+  header(out, "edgeguard_geoip_load_errors_total", "counter",
+         "GeoIP databases that failed to load.");
   line(out, "edgeguard_geoip_load_errors_total", "", static_cast<double>(geoip_load_errors.load()));
   header(out, "edgeguard_bad_requests_total", "counter", "Calls answered 400 or 431.");
-  line(out, "edgeguard_bad_requests_total", "status=\"400\"", static_cast<double>(bad_requests_400.load()));
-  line(out, "edgeguard_bad_requests_total", "status=\"431\"", static_cast<double>(bad_requests_431.load()));
-  header(out, "edgeguard_connections_rejected_total", "counter", "Connections closed at accept: over the connection limit.");
-  line(out, "edgeguard_connections_rejected_total", "", static_cast<double>(connections_rejected.load()));
+  line(out, "edgeguard_bad_requests_total", "status=\"400\"",
+       static_cast<double>(bad_requests_400.load()));
+  line(out, "edgeguard_bad_requests_total", "status=\"431\"",
+       static_cast<double>(bad_requests_431.load()));
+  header(out, "edgeguard_connections_rejected_total", "counter",
+         "Connections closed at accept: over the connection limit.");
+  line(out, "edgeguard_connections_rejected_total", "",
+       static_cast<double>(connections_rejected.load()));
   header(out, "edgeguard_open_connections", "gauge", "ForwardAuth connections open now.");
   line(out, "edgeguard_open_connections", "",
        open_connections ? static_cast<double>(open_connections()) : 0.0);

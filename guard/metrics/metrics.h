@@ -26,9 +26,8 @@ void set_metrics_thread_index(int index);
 // A latency histogram with fixed buckets (seconds), per-thread cells.
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {1e-6,   2.5e-6, 5e-6,   1e-5,  2.5e-5,
-                                                     5e-5,   1e-4,   2.5e-4, 5e-4,  1e-3,
-                                                     2.5e-3, 1e-2,   5e-2,   0.25};
+  static constexpr std::array<double, 14> kBounds = {
+      1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 5e-2, 0.25};
   void observe_ns(std::int64_t ns);
   void render(std::string& out, const std::string& name, const std::string& labels = {}) const;
   std::uint64_t count() const;

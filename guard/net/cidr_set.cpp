@@ -9,7 +9,9 @@ CidrSet::CidrSet(std::span<const Cidr> networks) {
   finish();
 }
 
-void CidrSet::add(const Cidr& network) { ranges_.push_back({network.first(), network.last()}); }
+void CidrSet::add(const Cidr& network) {
+  ranges_.push_back({network.first(), network.last()});
+}
 
 void CidrSet::finish() {
   std::sort(ranges_.begin(), ranges_.end(),
@@ -18,8 +20,8 @@ void CidrSet::finish() {
   merged.reserve(ranges_.size());
   for (const auto& r : ranges_) {
     // Adjacent ranges merge too (last + 1 == first), except at the top of the space.
-    if (!merged.empty() && (r.first <= merged.back().last ||
-                            (merged.back().last != ~u128{0} && r.first == merged.back().last + 1))) {
+    if (!merged.empty() && (r.first <= merged.back().last || (merged.back().last != ~u128{0} &&
+                                                              r.first == merged.back().last + 1))) {
       merged.back().last = std::max(merged.back().last, r.last);
     } else {
       merged.push_back(r);

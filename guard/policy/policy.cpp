@@ -52,8 +52,8 @@ const Route& Policy::match(std::string_view host, std::string_view path,
 }
 
 std::uint32_t method_bit(std::string_view method) {
-  static constexpr std::string_view kMethods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                                  "OPTIONS", "PATCH",   "TRACE", "CONNECT"};
+  static constexpr std::string_view kMethods[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
+                                                  "OPTIONS", "PATCH", "TRACE", "CONNECT"};
   for (std::size_t i = 0; i < std::size(kMethods); ++i) {
     if (kMethods[i] == method) return 1u << i;
   }

@@ -67,11 +67,11 @@ struct TailnetRule {
 struct Route {
   std::string name;
   int index = 0;  // position in Policy::routes; the default route is routes.size()
-  std::vector<std::string> exact_hosts;     // "auth.example.com"
-  std::vector<std::string> host_suffixes;   // from "*.example.com": ".example.com"
-  std::vector<PathMatcher> paths;           // empty = every path
-  std::uint32_t method_mask = 0;            // 0 = every method
-  std::vector<std::string> other_methods;   // methods outside the bitmask
+  std::vector<std::string> exact_hosts;    // "auth.example.com"
+  std::vector<std::string> host_suffixes;  // from "*.example.com": ".example.com"
+  std::vector<PathMatcher> paths;          // empty = every path
+  std::uint32_t method_mask = 0;           // 0 = every method
+  std::vector<std::string> other_methods;  // methods outside the bitmask
   Mode mode = Mode::enforce;
   CidrSet bypass;
   CidrSet deny_ips;
@@ -93,8 +93,8 @@ enum class StoreType : std::uint8_t { local, redis };
 enum class OnError : std::uint8_t { local, allow, deny };
 
 struct RedisSettings {
-  std::string address;              // host:port
-  std::vector<std::string> nodes;   // Redis Cluster seed nodes
+  std::string address;             // host:port
+  std::vector<std::string> nodes;  // Redis Cluster seed nodes
   std::string username;
   std::string password_file;
   int db = 0;
@@ -117,7 +117,7 @@ struct GeoIpSettings {
 
 struct TailnetSettings {
   std::vector<Cidr> ranges;
-  std::string format;                 // tailscale-status | tailscale-api | headscale | list
+  std::string format;  // tailscale-status | tailscale-api | headscale | list
   std::string file;
   std::vector<std::string> command;
   std::int64_t refresh_ns = 30'000'000'000;
@@ -133,15 +133,15 @@ struct ClientIpSettings {
 
 // The ForwardAuth listener's protection against slow or greedy clients.
 struct ServerSettings {
-  std::size_t max_connections = 10000;  // beyond: accepted and closed at once
-  std::size_t max_header_bytes = 8192;  // beyond: 431
+  std::size_t max_connections = 10000;             // beyond: accepted and closed at once
+  std::size_t max_header_bytes = 8192;             // beyond: 431
   std::int64_t header_timeout_ns = 5'000'000'000;  // a request's headers must arrive within this
   std::int64_t idle_timeout_ns = 60'000'000'000;   // keep-alive connection with no request
 };
 
 struct LogSettings {
-  bool allow = false;        // log allowed decisions too
-  double allow_sample = 1.0; // fraction of them
+  bool allow = false;         // log allowed decisions too
+  double allow_sample = 1.0;  // fraction of them
 };
 
 struct Policy {
@@ -158,7 +158,7 @@ struct Policy {
   LogSettings log;
   ServerSettings server;
   std::vector<Route> routes;
-  Route default_route;  // name "default"; allow or deny
+  Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)
   bool needs_geo = false;
   bool needs_tailnet = false;

@@ -12,7 +12,7 @@
 namespace edgeguard {
 
 struct ClientIpStrategy {
-  int depth = 1;                 // take the Nth entry from the right (1 = the peer Traefik saw)
+  int depth = 1;  // take the Nth entry from the right (1 = the peer Traefik saw)
   const CidrSet* trusted_hops = nullptr;  // when set: skip entries from the right while trusted
 };
 

@@ -46,10 +46,10 @@ struct RequestScratch {
 };
 
 struct ForwardRequest {
-  std::string_view method;  // upper case
-  std::string_view host;    // lower case, no port, no trailing dot
-  std::string_view path;    // normalised for matching
-  std::string_view raw_uri; // as received (logs)
+  std::string_view method;   // upper case
+  std::string_view host;     // lower case, no port, no trailing dot
+  std::string_view path;     // normalised for matching
+  std::string_view raw_uri;  // as received (logs)
   IpAddress client_ip;
   std::array<std::string_view, kMaxKeyHeaders> key_headers{};
 };

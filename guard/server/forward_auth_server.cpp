@@ -68,15 +68,17 @@ class Worker {
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) {
       const int one = 1;
-      if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) !=
+          0) {
         ec.assign(errno, boost::system::system_category());
       }
     }
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      if (error) *error = "cannot listen on " + ep.address().to_string() + ":" +
-                          std::to_string(ep.port()) + ": " + ec.message();
+      if (error)
+        *error = "cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+                 ": " + ec.message();
       return false;
     }
     return true;
@@ -194,14 +196,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read() {
     if (closed_) return;
     if (read_len_ == read_capacity_) {  // buffer full and still no complete header block
-      reply_protocol_error(431, "request headers exceed " + std::to_string(header_limit_) + " bytes");
+      reply_protocol_error(431,
+                           "request headers exceed " + std::to_string(header_limit_) + " bytes");
       return;
     }
-    socket_.async_read_some(
-        asio::buffer(read_buf() + read_len_, read_capacity_ - read_len_),
-        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-          self->on_read(ec, n);
-        });
+    socket_.async_read_some(asio::buffer(read_buf() + read_len_, read_capacity_ - read_len_),
+                            [self = shared_from_this()](boost::system::error_code ec,
+                                                        std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -233,8 +234,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec == boost::beast::http::error::need_more) break;
       if (ec) {
         if (ec == boost::beast::http::error::header_limit) {
-          reply_protocol_error(431, "request headers exceed " + std::to_string(header_limit_) +
-                                        " bytes");
+          reply_protocol_error(
+              431, "request headers exceed " + std::to_string(header_limit_) + " bytes");
         } else if (ec == boost::beast::http::error::body_limit) {
           reply_protocol_error(413, "a ForwardAuth call carries no body; this one is too large");
         } else {
@@ -353,23 +354,23 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void log_decision(const Decision& d, const Route& route) {
     char ip[64];
-    const std::size_t ip_len = d.reason == Reason::caller ? peer_.format(ip)
-                                                          : facts_.client_ip.format(ip);
+    const std::size_t ip_len =
+        d.reason == Reason::caller ? peer_.format(ip) : facts_.client_ip.format(ip);
     const bool limited = d.reason == Reason::rate_limit && d.limit_index >= 0 &&
                          static_cast<std::size_t>(d.limit_index) < route.limits.size();
-    log_buffered(d.verdict == Verdict::allow ? "info" : "warn", "decision",
-                 {{"verdict", to_string(d.verdict)},
-                  {"reason", to_string(d.reason)},
-                  {"route", route.name},
-                  {"rule", d.rule},
-                  {"client_ip", std::string_view(ip, ip_len)},
-                  {"method", request_.method},
-                  {"host", request_.host},
-                  {"path", request_.path},
-                  {"limit", limited ? std::string_view(route.limits[d.limit_index].name) : ""},
-                  {"retry_after", d.reason == Reason::rate_limit
-                                      ? retry_after_seconds(d.retry_after_ns)
-                                      : std::int64_t{0}}});
+    log_buffered(
+        d.verdict == Verdict::allow ? "info" : "warn", "decision",
+        {{"verdict", to_string(d.verdict)},
+         {"reason", to_string(d.reason)},
+         {"route", route.name},
+         {"rule", d.rule},
+         {"client_ip", std::string_view(ip, ip_len)},
+         {"method", request_.method},
+         {"host", request_.host},
+         {"path", request_.path},
+         {"limit", limited ? std::string_view(route.limits[d.limit_index].name) : ""},
+         {"retry_after", d.reason == Reason::rate_limit ? retry_after_seconds(d.retry_after_ns)
+                                                        : std::int64_t{0}}});
   }
 
   void reply_protocol_error(int status, const std::string& detail) {

@@ -162,6 +162,8 @@ void Service::maintain(std::int64_t now_ns) {
   if (changed) publish(snapshot()->policy);
 }
 
-bool Service::ready() const { return snapshot() != nullptr; }
+bool Service::ready() const {
+  return snapshot() != nullptr;
+}
 
 }  // namespace edgeguard

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "guard/geoip/geoip_source.h"
-#include "guard/request/forward_request.h"
 #include "guard/metrics/metrics.h"
 #include "guard/policy/policy.h"
 #include "guard/request/client_ip.h"
+#include "guard/request/forward_request.h"
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_source.h"
 

@@ -28,7 +28,7 @@ struct LimitOutcome {
   std::int64_t remaining = 0;       // of the denying call, or the smallest among all when allowed
   int nearest_index = -1;           // when allowed: the call with the fewest tokens left
   std::int64_t reset_ns = 0;
-  bool from_fallback = false;       // answered by on_error policy because the shared store failed
+  bool from_fallback = false;  // answered by on_error policy because the shared store failed
 };
 
 class LimitStore {

@@ -2,8 +2,8 @@
 // the masters with exact counts, the cross-slot refund, and a slot migration followed through
 // ASK and MOVED.
 #include "guard/redis/cluster_slots.h"
-#include "tests/support/redis_fixture.h"
 #include "tests/redis/redis_test_support.h"
+#include "tests/support/redis_fixture.h"
 
 namespace edgeguard::testing {
 namespace {

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "guard/redis/gcra_script.h"
-#include "tests/support/redis_fixture.h"
 #include "tests/redis/redis_test_support.h"
+#include "tests/support/redis_fixture.h"
 
 namespace edgeguard::testing {
 namespace {
