@@ -13,9 +13,9 @@ constexpr std::size_t kEvictionWindow = 16;
 }  // namespace
 
 LocalLimitStore::LocalLimitStore(std::size_t max_buckets) {
-  max_live_per_shard_ = std::max<std::size_t>(max_buckets / kShards, 4);
+  const std::size_t max_live_per_shard = std::max<std::size_t>(max_buckets / kShards, 4);
   // Keep the table at most 3/4 full of live buckets.
-  max_slots_per_shard_ = std::bit_ceil(max_live_per_shard_ * 4 / 3 + 1);
+  max_slots_per_shard_ = std::bit_ceil(max_live_per_shard * 4 / 3 + 1);
   for (auto& s : shards_) {
     s.slots.assign(std::min(kInitialSlots, max_slots_per_shard_), Slot{});
   }

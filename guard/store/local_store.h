@@ -50,7 +50,6 @@ class LocalLimitStore final : public LimitStore {
   void rebuild(Shard& shard, std::int64_t now);
 
   std::size_t max_slots_per_shard_;
-  std::size_t max_live_per_shard_;
   std::array<Shard, kShards> shards_;
 };
 

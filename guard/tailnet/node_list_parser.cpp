@@ -246,6 +246,10 @@ bool parse_tailscale_status(const json::value& root, std::vector<TailnetNode>* n
   for (const auto& [key, value] : peers->get_object()) {
     TailnetNode node;
     if (!status_node(value, "Peer[" + quote(key) + "]", users, &node, error)) return false;
+    // A peer whose node key expired is no longer enrolled until it re-authenticates (the API
+    // form says the same with authorized: false).
+    const json::value* expired = value.get_object().if_contains("Expired");
+    if (expired != nullptr && expired->is_bool() && expired->get_bool()) continue;
     nodes->push_back(std::move(node));
   }
   return true;

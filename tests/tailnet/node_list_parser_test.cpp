@@ -81,6 +81,17 @@ TEST(NodeListParser, TailscaleStatusWithoutPeersOrUsers) {
   EXPECT_EQ(p.nodes[0].login, "");     // owner not in the User map: still enrolled
 }
 
+TEST(NodeListParser, TailscaleStatusSkipsPeersWithExpiredKeys) {
+  const NodeListParse p = parse_node_list(
+      NodeListFormat::tailscale_status,
+      R"({"Self":null,"User":null,"Peer":{)"
+      R"("k1":{"ID":"n1","HostName":"live","TailscaleIPs":["100.64.0.1"],"Expired":false},)"
+      R"("k2":{"ID":"n2","HostName":"stale","TailscaleIPs":["100.64.0.2"],"Expired":true}}})");
+  ASSERT_TRUE(p.ok()) << p.error;
+  ASSERT_EQ(p.nodes.size(), 1u);
+  EXPECT_EQ(p.nodes[0].name, "live");
+}
+
 TEST(NodeListParser, TailscaleApiSkipsUnauthorizedDevices) {
   const NodeListParse p =
       parse_node_list(NodeListFormat::tailscale_api, read_fixture("tailscale_api.json"));
