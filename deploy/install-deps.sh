@@ -22,6 +22,9 @@ esac
 
 missing=()
 for p in "${want[@]}"; do
+  # npm may come with a Node.js that is not Debian's (NodeSource); the Debian package would
+  # conflict with it, and any working npm will do.
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
