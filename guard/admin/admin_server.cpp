@@ -6,6 +6,8 @@
 
 #include <memory>
 
+#include "guard/net/host_port.h"
+
 namespace edgeguard {
 namespace {
 
@@ -80,16 +82,15 @@ AdminServer::AdminServer(asio::io_context& io, AdminHandlers handlers)
     : io_(io), acceptor_(io), handlers_(std::move(handlers)) {}
 
 bool AdminServer::bind(const std::string& listen, std::string* error) {
-  const auto colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const auto hp = parse_host_port(listen);  // the loader checked the form already
+  const std::string host = hp ? hp->host : listen;
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(host, ec);
-  if (ec) {
+  if (!hp || ec) {
     if (error) *error = "admin_listen: '" + host + "' is not an IP address";
     return false;
   }
-  const tcp::endpoint ep(addr, static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))));
+  const tcp::endpoint ep(addr, hp->port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);

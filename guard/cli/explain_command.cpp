@@ -10,6 +10,7 @@
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
 #include "guard/log/event_log.h"
+#include "guard/server/monotonic_clock.h"
 #include "guard/service/service.h"
 #include "guard/tailnet/node_directory.h"
 
@@ -83,10 +84,8 @@ int run_explain(int argc, char** argv) {
   if (snap->nodes) facts.node = snap->nodes->find(facts.client_ip);
 
   Trace trace;
-  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                       .count();
-  const Decision d = decide(policy, req, facts, service->local_store(), now, true, &trace);
+  const Decision d =
+      decide(policy, req, facts, service->local_store(), monotonic_ns(), true, &trace);
 
   if (args->flag("json")) {
     boost::json::object o;

@@ -11,16 +11,11 @@
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
 #include "guard/server/forward_auth_server.h"
+#include "guard/server/monotonic_clock.h"
 #include "guard/service/service.h"
 
 namespace edgeguard {
 namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr std::int64_t kDrainTimeoutNs = 10'000'000'000;
 constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
@@ -111,7 +106,7 @@ int run_serve(int argc, char** argv) {
     tick.expires_after(kMaintenanceInterval);
     tick.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      service->maintain(steady_ns());
+      service->maintain(monotonic_ns());
       arm_tick();
     });
   };

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "guard/config/duration.h"
+#include "guard/net/host_port.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/path_normalize.h"
 
@@ -194,13 +195,10 @@ class Loader {
  private:
   std::string address(const YAML::Node& n, const std::string& what) {
     const auto s = as_string(n, what);
-    const auto colon = s.rfind(':');
-    if (colon == std::string::npos || colon == 0) fail(n, what + " must be HOST:PORT");
-    long long port = -1;
-    const auto digits = s.substr(colon + 1);
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (ec != std::errc() || end != digits.data() + digits.size() || port < 0 || port > 65535) {
-      fail(n, what + ": bad port '" + digits + "'");
+    HostPortError why = HostPortError::none;
+    if (!parse_host_port(s, &why)) {
+      if (why == HostPortError::no_port) fail(n, what + " must be HOST:PORT");
+      fail(n, what + ": bad port '" + s.substr(s.rfind(':') + 1) + "'");
     }
     return s;
   }

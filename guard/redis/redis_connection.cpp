@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "guard/net/host_port.h"
 #include "guard/redis/hiredis_asio.h"
 
 namespace edgeguard {
@@ -13,21 +14,9 @@ std::string RedisEndpoint::text() const {
 }
 
 std::optional<RedisEndpoint> parse_redis_endpoint(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  std::string_view host = text.substr(0, colon);
-  const std::string_view port_text = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port <= 0 ||
-      port > 65535 || host.empty()) {
-    return std::nullopt;
-  }
-  return RedisEndpoint{std::string(host), port};
+  auto hp = parse_host_port(text);
+  if (!hp || hp->port == 0) return std::nullopt;  // a Redis is never on port 0
+  return RedisEndpoint{std::move(hp->host), hp->port};
 }
 
 RedisConnection::RedisConnection(asio::io_context& io, RedisEndpoint endpoint,

@@ -10,6 +10,8 @@
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
 #include "guard/log/event_log.h"
+#include "guard/net/host_port.h"
+#include "guard/server/monotonic_clock.h"
 #include "guard/tailnet/node_directory.h"
 
 namespace edgeguard {
@@ -17,12 +19,6 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr std::size_t kBodyLimit = 64 * 1024;
 constexpr std::size_t kMaxPendingOutput = 64 * 1024;  // stop parsing pipelined requests past this
@@ -152,7 +148,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() {
     const auto& server = worker_.snapshot().policy->server;
-    deadline_ = steady_ns() + server.idle_timeout_ns;
+    deadline_ = monotonic_ns() + server.idle_timeout_ns;
     arm_timer(server.idle_timeout_ns);
     do_read();
   }
@@ -176,7 +172,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // One timer per connection, re-armed lazily: requests only move `deadline_`.
   void on_timer() {
     if (closed_) return;
-    const std::int64_t now = steady_ns();
+    const std::int64_t now = monotonic_ns();
     if (now >= deadline_ && !waiting_store_ && !writing_) {
       close();
       return;
@@ -189,7 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Only this (rare) state re-arms, so complete requests cost no timer update.
   void fire_by_deadline() {
     if (timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {
-      arm_timer(std::max<std::int64_t>(deadline_ - steady_ns(), 1'000'000));
+      arm_timer(std::max<std::int64_t>(deadline_ - monotonic_ns(), 1'000'000));
     }
   }
 
@@ -211,7 +207,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (read_len_ == 0 && !parser_) {  // first bytes of a request: the header timeout applies
-      deadline_ = steady_ns() + worker_.snapshot().policy->server.header_timeout_ns;
+      deadline_ = monotonic_ns() + worker_.snapshot().policy->server.header_timeout_ns;
     }
     read_len_ += n;
     process();
@@ -251,7 +247,7 @@ class Session : public std::enable_shared_from_this<Session> {
       do_write();
     } else if (!closed_) {
       if (read_len_ == 0 && !parser_) {  // between requests (a parser mid-body is not idle)
-        deadline_ = steady_ns() + worker_.snapshot().policy->server.idle_timeout_ns;
+        deadline_ = monotonic_ns() + worker_.snapshot().policy->server.idle_timeout_ns;
       } else {
         fire_by_deadline();
       }
@@ -266,7 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handle_request() {
-    const std::int64_t started = steady_ns();
+    const std::int64_t started = monotonic_ns();
     keep_alive_ = parser_->keep_alive() && !worker_.draining();
     const ForwardHeaders headers = parser_->headers();
     snapshot_ = &worker_.snapshot();
@@ -340,7 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (d.verdict != Verdict::allow || sample_allow(snap.policy->log)) log_decision(d, *route);
     write_decision(out_, d, facts_, identity_, keep_alive_);
     if (!keep_alive_) close_after_write_ = true;
-    worker_.service().metrics().decision_seconds.observe_ns(steady_ns() - started);
+    worker_.service().metrics().decision_seconds.observe_ns(monotonic_ns() - started);
   }
 
   // log.allow_sample: every (1/sample)-th allowed decision of this session's thread, counted
@@ -501,16 +497,15 @@ ForwardAuthServer::~ForwardAuthServer() {
 }
 
 bool ForwardAuthServer::bind(const std::string& listen, std::string* error) {
-  const auto colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const auto hp = parse_host_port(listen);  // the loader checked the form already
+  const std::string host = hp ? hp->host : listen;
   boost::system::error_code ec;
-  const auto addr = asio::ip::make_address(host == "*" || host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) {
+  const auto addr = asio::ip::make_address(host == "*" ? "0.0.0.0" : host, ec);
+  if (!hp || ec) {
     if (error) *error = "listen: '" + host + "' is not an IP address";
     return false;
   }
-  std::uint16_t port = static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)));
+  std::uint16_t port = hp->port;
   for (auto& w : workers_) {
     if (!w->open(tcp::endpoint(addr, port), error)) return false;
     port = w->local_port();  // port 0: every worker joins the port the first one got
@@ -533,9 +528,9 @@ void ForwardAuthServer::stop(std::int64_t drain_timeout_ns) {
     Worker* worker = w.get();
     asio::post(worker->io(), [worker] { worker->begin_drain(); });
   }
-  const std::int64_t deadline = steady_ns() + drain_timeout_ns;
+  const std::int64_t deadline = monotonic_ns() + drain_timeout_ns;
   // Poll the connection counts: in-flight requests finish and their connections close.
-  while (open_connections() > 0 && steady_ns() < deadline) {
+  while (open_connections() > 0 && monotonic_ns() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (auto& w : workers_) {
