@@ -143,7 +143,6 @@ bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* 
 }
 
 void apply_limits(const Route& route, const LimitOutcome& outcome, Decision& d, Trace* trace) {
-  d.store_fallback = outcome.from_fallback;
   d.remaining = outcome.remaining;
   d.reset_ns = outcome.reset_ns;
   if (outcome.allowed) {

@@ -35,10 +35,8 @@ struct Decision {
   std::int64_t retry_after_ns = 0;
   std::int64_t remaining = -1;  // tokens left in the tightest limit; -1 when no limit ran
   std::int64_t reset_ns = 0;
-  bool store_fallback = false;  // a shared store failed and on_error answered
 
   bool allowed() const { return verdict != Verdict::deny; }
-  bool rate_limited() const { return reason == Reason::rate_limit && verdict != Verdict::allow; }
   // HTTP status for the response: 200, or the route's configured deny statuses.
   int status() const;
 };
