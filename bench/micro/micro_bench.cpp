@@ -23,6 +23,7 @@
 #include "guard/limit/gcra.h"
 #include "guard/log/event_log.h"
 #include "guard/net/cidr_set.h"
+#include "guard/pipeline/pipeline.h"
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/path_normalize.h"
@@ -382,23 +383,12 @@ void BM_Decide(benchmark::State& state) {
   }
   std::int64_t now = 1'000'000'000'000;
   std::size_t i = 0, allowed = 0;
+  Pipeline pipeline;
   AllocScope allocs(state);
   for (auto _ : state) {
     const ParseOutcome parsed =
         parse_forward_request(headers[i], "X-Forwarded-For", snap.client_ip, scratch);
-    const ForwardRequest& req = parsed.request;
-    Facts facts;
-    facts.client_ip = req.client_ip;
-    const Route& route = policy.match(req.host, req.path, req.method);
-    if (route.geo) facts.geo = snap.geo->lookup(facts.client_ip);
-    if (route.tailnet) facts.node = snap.nodes->find(facts.client_ip);
-    Decision d;
-    if (evaluate_rules(route, facts, d, nullptr)) {
-      LimitCalls limit_calls;
-      build_limit_calls(route, req, facts, policy.client_ip.ipv6_prefix, limit_calls);
-      apply_limits(route, *store.try_admit(limit_calls.view(), now, false), d, nullptr);
-    }
-    allowed += d.allowed();
+    allowed += pipeline.decide(snap, parsed.request, now, store, false).allowed();
     if (++i == calls.size()) i = 0;
     now += 100'000'000;  // 10 requests/s in all: the buckets admit, as most real traffic is
   }
@@ -427,7 +417,7 @@ void BM_DecideCore(benchmark::State& state) {
     Facts f;
     f.client_ip = parsed.request.client_ip;
     f.geo = snap.geo->lookup(f.client_ip);
-    f.node = snap.nodes->find(f.client_ip);
+    f.node = snap.nodes->find_entry(f.client_ip);
     facts.push_back(f);
   }
   std::int64_t now = 1'000'000'000'000;
@@ -505,7 +495,6 @@ void BM_WriteDecision(benchmark::State& state) {
   d.route = &policy.routes[1];
   d.limit_index = 0;
   d.remaining = 3;
-  d.reset_ns = 12'000'000'000;
   if (state.range(0) == 1) {
     d.verdict = Verdict::deny;
     d.reason = Reason::rate_limit;
@@ -520,7 +509,7 @@ void BM_WriteDecision(benchmark::State& state) {
   AllocScope allocs(state);
   for (auto _ : state) {
     out.clear();
-    write_decision(out, d, facts, IdentityHeaders{}, true);
+    write_decision(out, d, facts, true);
     benchmark::DoNotOptimize(out.data());
   }
   allocs.finish();

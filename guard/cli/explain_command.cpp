@@ -8,8 +8,8 @@
 #include "guard/cli/commands.h"
 #include "guard/cli/offline_service.h"
 #include "guard/config/policy_loader.h"
-#include "guard/core/decide.h"
 #include "guard/log/event_log.h"
+#include "guard/pipeline/pipeline.h"
 #include "guard/server/monotonic_clock.h"
 #include "guard/service/service.h"
 #include "guard/tailnet/node_directory.h"
@@ -78,14 +78,13 @@ int run_explain(int argc, char** argv) {
     return 1;
   }
   const ForwardRequest& req = parsed.request;
-  Facts facts;
-  facts.client_ip = req.client_ip;
-  if (snap->geo) facts.geo = snap->geo->lookup(facts.client_ip);
-  if (snap->nodes) facts.node = snap->nodes->find(facts.client_ip);
-
+  // The pipeline serve runs, with every fact looked up (not only those the route reads) and
+  // the limits checked without charging a token.
   Trace trace;
-  const Decision d =
-      decide(policy, req, facts, service->local_store(), monotonic_ns(), true, &trace);
+  Pipeline pipeline;
+  const Decision& d = pipeline.decide(*snap, req, monotonic_ns(), service->local_store(),
+                                      /*dry_run=*/true, &trace, FactLookups::all);
+  const Facts& facts = pipeline.facts();
 
   if (args->flag("json")) {
     boost::json::object o;
@@ -101,8 +100,8 @@ int run_explain(int argc, char** argv) {
     if (facts.geo.has_country()) o["country"] = facts.geo.country;
     if (facts.geo.has_asn()) o["asn"] = facts.geo.asn;
     if (facts.node) {
-      o["node"] = facts.node->name;
-      o["login"] = facts.node->login;
+      o["node"] = facts.node->node.name;
+      o["login"] = facts.node->node.login;
     }
     if (d.remaining >= 0) o["remaining"] = d.remaining;
     boost::json::array steps;
@@ -120,7 +119,7 @@ int run_explain(int argc, char** argv) {
               facts.client_ip.to_string().c_str());
   std::printf("facts    country=%s asn=%u node=%s\n",
               facts.geo.has_country() ? facts.geo.country : "-", facts.geo.asn,
-              facts.node ? facts.node->name.c_str() : "-");
+              facts.node ? facts.node->node.name.c_str() : "-");
   for (const auto& s : trace) {
     std::printf("  %-10s %-6s %s\n", s.rule.c_str(), s.result.c_str(), s.detail.c_str());
   }

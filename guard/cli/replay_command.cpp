@@ -44,7 +44,7 @@ int run_replay(int argc, char** argv) {
   const auto service = open_offline_service(*args->get("config"));
   if (!service) return 1;
   const auto snap = service->snapshot();
-  Replay replay(*snap->policy, snap->geo.get(), snap->nodes.get());
+  Replay replay(*snap);
   AccessLogParser parser(replay.header_names());
   AccessRecord record;
 

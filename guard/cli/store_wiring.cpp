@@ -68,10 +68,10 @@ StoreWiring::~StoreWiring() = default;
 
 StoreFactory StoreWiring::factory() {
   Impl* impl = impl_.get();
-  return [impl](void* io, int) -> LimitStore* {
+  return [impl](boost::asio::io_context& io, int) -> LimitStore* {
     if (!impl->redis) return &impl->service.local_store();
-    impl->per_thread.push_back(std::make_unique<RedisLimitStore>(
-        *static_cast<boost::asio::io_context*>(io), impl->redis, &impl->service.local_store()));
+    impl->per_thread.push_back(
+        std::make_unique<RedisLimitStore>(io, impl->redis, &impl->service.local_store()));
     return impl->per_thread.back().get();
   };
 }

@@ -94,7 +94,12 @@ Decision caller_denied(const Policy& policy) {
   return d;
 }
 
-bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* trace) {
+bool begin(const Policy& policy, const Route& route, const ForwardRequest& request,
+           const Facts& facts, std::int64_t now_ns, PendingDecision& out, Trace* trace) {
+  (void)now_ns;  // no rule reads the clock before the store yet
+  out.decision = Decision{};
+  out.calls.count = 0;
+  Decision& d = out.decision;
   d.route = &route;
   note(trace, "route", route.name.c_str());
   const IpAddress& ip = facts.client_ip;
@@ -122,11 +127,12 @@ bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* 
     if (deny(d, route, false, Reason::ip, "allow_ips")) return false;
   }
   if (route.tailnet) {
-    if (const char* why = tailnet_refusal(*route.tailnet, facts.node)) {
+    const TailnetNode* node = facts.node != nullptr ? &facts.node->node : nullptr;
+    if (const char* why = tailnet_refusal(*route.tailnet, node)) {
       note(trace, "tailnet", "deny", why);
       if (deny(d, route, route.tailnet->shadow, Reason::tailnet, "tailnet")) return false;
     } else {
-      note_with(trace, "tailnet", "pass", [&] { return "node " + facts.node->name; });
+      note_with(trace, "tailnet", "pass", [&] { return "node " + node->name; });
     }
   }
   if (route.geo) {
@@ -139,24 +145,29 @@ bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* 
       note(trace, "geo", "pass");
     }
   }
-  return !route.limits.empty();
+  if (route.limits.empty()) return false;
+  build_limit_calls(route, request, facts, policy.client_ip.ipv6_prefix, out.calls);
+  return true;
 }
 
-void apply_limits(const Route& route, const LimitOutcome& outcome, Decision& d, Trace* trace) {
+void complete(PendingDecision& pending, const LimitOutcome& outcome, Trace* trace) {
+  Decision& d = pending.decision;
+  const Route& route = *d.route;
   d.remaining = outcome.remaining;
-  d.reset_ns = outcome.reset_ns;
   if (outcome.allowed) {
     d.limit_index = outcome.nearest_index;
+    const LimitPolicy* nearest = d.limit();
+    d.near_limit = d.verdict == Verdict::allow && nearest != nullptr &&
+                   outcome.remaining * 5 <= nearest->rate.burst;
     note_with(trace, "limits", "pass",
               [&] { return "remaining " + std::to_string(outcome.remaining); });
     return;
   }
   d.limit_index = outcome.denied_index;
   d.retry_after_ns = outcome.retry_after_ns;
-  const bool known = outcome.denied_index >= 0 &&
-                     static_cast<std::size_t>(outcome.denied_index) < route.limits.size();
   note_with(trace, "limits", "deny", [&] {
-    return (known ? route.limits[outcome.denied_index].name : std::string("?")) + ": retry after " +
+    const LimitPolicy* limit = d.limit();
+    return (limit != nullptr ? limit->name : std::string("?")) + ": retry after " +
            std::to_string(retry_after_seconds(outcome.retry_after_ns)) + "s";
   });
   deny(d, route, false, Reason::rate_limit, "limit");
@@ -165,15 +176,13 @@ void apply_limits(const Route& route, const LimitOutcome& outcome, Decision& d, 
 Decision decide(const Policy& policy, const ForwardRequest& request, const Facts& facts,
                 LimitStore& store, std::int64_t now_ns, bool dry_run, Trace* trace) {
   const Route& route = policy.match(request.host, request.path, request.method);
-  Decision d;
-  if (!evaluate_rules(route, facts, d, trace)) return d;
-  LimitCalls calls;
-  build_limit_calls(route, request, facts, policy.client_ip.ipv6_prefix, calls);
-  const auto outcome = store.try_admit(calls.view(), now_ns, dry_run);
-  // A store that cannot answer at once (Redis) is driven by the server; decide() needs one
-  // that can, so this only guards against misuse.
-  apply_limits(route, outcome.value_or(LimitOutcome{}), d, trace);
-  return d;
+  PendingDecision pending;
+  if (begin(policy, route, request, facts, now_ns, pending, trace)) {
+    complete(pending,
+             store.try_admit(pending.calls.view(), now_ns, dry_run).value_or(LimitOutcome{}),
+             trace);
+  }
+  return pending.decision;
 }
 
 }  // namespace edgeguard

@@ -8,6 +8,12 @@ int Decision::status() const {
   return reason == Reason::rate_limit ? r.rate_limited : r.forbidden;
 }
 
+const LimitPolicy* Decision::limit() const {
+  if (route == nullptr || limit_index < 0) return nullptr;
+  const auto i = static_cast<std::size_t>(limit_index);
+  return i < route->limits.size() ? &route->limits[i] : nullptr;
+}
+
 const char* to_string(Verdict v) {
   switch (v) {
     case Verdict::allow:

@@ -8,7 +8,7 @@
 #include "guard/geoip/geo_facts.h"
 #include "guard/net/ip_address.h"
 #include "guard/policy/policy.h"
-#include "guard/tailnet/tailnet_node.h"
+#include "guard/tailnet/node_directory.h"
 
 namespace edgeguard {
 
@@ -18,11 +18,11 @@ enum class Verdict : std::uint8_t { allow, deny, shadow_deny };
 enum class Reason : std::uint8_t { none, caller, ip, tailnet, geo, rate_limit, default_deny };
 inline constexpr int kReasonCount = 7;
 
-// Facts about the client, resolved by adapters before the core runs.
+// Facts about the client, resolved by adapters before the core runs (guard/pipeline/facts.h).
 struct Facts {
   IpAddress client_ip;
   GeoFacts geo;
-  const TailnetNode* node = nullptr;
+  const DirectoryEntry* node = nullptr;  // the enrolled tailnet node at client_ip, if any
 };
 
 struct Decision {
@@ -34,9 +34,13 @@ struct Decision {
   int limit_index = -1;  // the limit that denied (or came nearest, when allowed)
   std::int64_t retry_after_ns = 0;
   std::int64_t remaining = -1;  // tokens left in the tightest limit; -1 when no limit ran
-  std::int64_t reset_ns = 0;
+  // Admitted with at most a fifth of the nearest limit's burst left: the early sign that a limit
+  // is about to bite legitimate users (edgeguard_limit_near_total).
+  bool near_limit = false;
 
   bool allowed() const { return verdict != Verdict::deny; }
+  // The limit named by limit_index, or null when no limit decided.
+  const LimitPolicy* limit() const;
   // HTTP status for the response: 200, or the route's configured deny statuses.
   int status() const;
 };

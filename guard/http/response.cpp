@@ -94,8 +94,7 @@ const char* status_text(int status) {
   }
 }
 
-void write_decision(std::string& out, const Decision& d, const Facts& facts,
-                    const IdentityHeaders& identity, bool keep_alive) {
+void write_decision(std::string& out, const Decision& d, const Facts& facts, bool keep_alive) {
   const int status = d.status();
   status_line(out, status);
   const std::string_view route = d.route != nullptr ? std::string_view(d.route->name) : "default";
@@ -107,12 +106,13 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts,
       append_int(out, facts.geo.asn);
       out += "\r\n";
     }
-    if (const TailnetNode* n = identity.node) {
-      header(out, "Tailscale-User", n->user.empty() ? n->login : n->user);
-      header(out, "Tailscale-Login", n->login);
-      header(out, "Tailscale-Name", n->name);
-      header(out, "Tailscale-Node", n->id);
-      header(out, "Tailscale-Tags", identity.tags_header);
+    if (const DirectoryEntry* entry = facts.node) {
+      const TailnetNode& n = entry->node;
+      header(out, "Tailscale-User", n.user.empty() ? n.login : n.user);
+      header(out, "Tailscale-Login", n.login);
+      header(out, "Tailscale-Name", n.name);
+      header(out, "Tailscale-Node", n.id);
+      header(out, "Tailscale-Tags", entry->tags_header);
     }
     finish(out, {}, keep_alive, false);
     return;
@@ -132,10 +132,7 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts,
   append_json_string(body, route);
   if (d.reason == Reason::rate_limit) {
     const std::int64_t retry = retry_after_seconds(d.retry_after_ns);
-    const LimitPolicy* limit = (d.route != nullptr && d.limit_index >= 0 &&
-                                static_cast<std::size_t>(d.limit_index) < d.route->limits.size())
-                                   ? &d.route->limits[d.limit_index]
-                                   : nullptr;
+    const LimitPolicy* limit = d.limit();
     body += ",\"limit\":";
     append_json_string(body, limit != nullptr ? std::string_view(limit->name) : "");
     body += ",\"retry_after\":";

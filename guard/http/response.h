@@ -9,14 +9,10 @@
 
 namespace edgeguard {
 
-struct IdentityHeaders {
-  const TailnetNode* node = nullptr;
-  std::string_view tags_header;  // precomputed "tag:a,tag:b"
-};
-
 // Appends one response for `decision` to `out`. `keep_alive` false adds "Connection: close".
+// An allowed decision carries what `facts` know (country, AS, the tailnet node's identity).
 void write_decision(std::string& out, const Decision& decision, const Facts& facts,
-                    const IdentityHeaders& identity, bool keep_alive);
+                    bool keep_alive);
 
 // 400 naming the header and its problem.
 void write_bad_request(std::string& out, const BadRequest& bad, bool keep_alive);

@@ -54,6 +54,11 @@ class RouteStats {
       cells_[metrics_thread_index()].near[limit_index].fetch_add(1, std::memory_order_relaxed);
     }
   }
+  // One decision: its verdict and reason, and whether it came near its limit.
+  void record(const Decision& d) {
+    count(d.verdict, d.reason);
+    if (d.near_limit) count_near(d.limit_index);
+  }
   std::uint64_t decisions(Verdict v, Reason r) const;
   std::uint64_t near(int limit_index) const;
   const std::string& name() const { return name_; }

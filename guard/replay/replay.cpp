@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "guard/core/decide.h"
 #include "guard/core/limit_key.h"
 
 namespace edgeguard {
@@ -138,18 +137,14 @@ void Replay::KeyStats::count(std::int64_t now_ns) {
   peak = std::max(peak, sum);
 }
 
-Replay::Replay(const Policy& policy, const GeoDatabase* geo, const NodeDirectory* nodes)
-    : policy_(policy),
-      geo_(geo),
-      nodes_(nodes),
+Replay::Replay(const Snapshot& snapshot)
+    : snapshot_(snapshot),
+      policy_(*snapshot.policy),
       // Room for every key a long log can hold: replay has no memory target to meet.
       store_(std::make_unique<LocalLimitStore>(
-          std::max<std::size_t>(policy.store.max_buckets, 4'000'000))),
-      routes_(policy.routes.size() + 1) {
-  strategy_.depth = policy.client_ip.depth;
-  strategy_.trusted_hops =
-      policy.client_ip.trusted_hops ? &*policy.client_ip.trusted_hops : nullptr;
-  header_is_xff_ = iequals_ascii(policy.client_ip.header, "X-Forwarded-For");
+          std::max<std::size_t>(policy_.store.max_buckets, 4'000'000))),
+      routes_(policy_.routes.size() + 1) {
+  header_is_xff_ = iequals_ascii(policy_.client_ip.header, "X-Forwarded-For");
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     routes_[i].limits.resize(route_at(i).limits.size());
   }
@@ -205,7 +200,7 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
     h.key_headers[i] = rec.headers[i + 1];
   }
   const ParseOutcome parsed =
-      parse_forward_request(h, policy_.client_ip.header, strategy_, scratch_);
+      parse_forward_request(h, policy_.client_ip.header, snapshot_.client_ip, scratch_);
   if (!parsed.ok()) {
     ++totals_.bad_requests;
     if (totals_.bad_request_examples.size() < kExamples) {
@@ -225,29 +220,18 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
   totals_.last_ns = clock_ns_;
   const std::int64_t now = clock_ns_;
 
-  const ForwardRequest& req = parsed.request;
-  Facts facts;
-  facts.client_ip = req.client_ip;
-  if (geo_ != nullptr) facts.geo = geo_->lookup(facts.client_ip);
-  if (nodes_ != nullptr) facts.node = nodes_->find(facts.client_ip);
-
-  const Route& route = policy_.match(req.host, req.path, req.method);
-  RouteStats& rs = routes_[static_cast<std::size_t>(route.index)];
+  const Decision& d = pipeline_.decide(snapshot_, parsed.request, now, *store_, false);
+  RouteStats& rs = routes_[static_cast<std::size_t>(d.route->index)];
   ++rs.requests;
-  Decision d;
-  if (evaluate_rules(route, facts, d, nullptr)) {
-    LimitCalls calls;
-    build_limit_calls(route, req, facts, policy_.client_ip.ipv6_prefix, calls);
-    const auto outcome = store_->try_admit(calls.view(), now, false);
-    apply_limits(route, outcome.value_or(LimitOutcome{}), d, nullptr);
-    const bool limit_denied = d.reason == Reason::rate_limit && d.verdict != Verdict::allow;
-    for (std::size_t i = 0; i < calls.count; ++i) {
-      KeyStats& k = find_or_add(rs.limits[i].keys, key_value(calls.calls[i].key));
-      k.count(now);
-      if (limit_denied && static_cast<int>(i) == d.limit_index) {
-        ++k.denied;
-        ++rs.limits[i].denied;
-      }
+  const bool limit_denied = d.reason == Reason::rate_limit && d.verdict != Verdict::allow;
+  // The limits' keys when the limits ran for this record (none when a rule decided first).
+  const auto calls = pipeline_.calls();
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    KeyStats& k = find_or_add(rs.limits[i].keys, key_value(calls[i].key));
+    k.count(now);
+    if (limit_denied && static_cast<int>(i) == d.limit_index) {
+      ++k.denied;
+      ++rs.limits[i].denied;
     }
   }
   ++rs.verdicts[static_cast<int>(d.verdict)];
@@ -255,8 +239,8 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
     ++rs.reasons[static_cast<int>(d.reason)];
     if (d.reason != Reason::rate_limit) {
       char ip[64];
-      KeyStats& k =
-          find_or_add(rs.denied_clients, std::string_view(ip, facts.client_ip.format(ip)));
+      KeyStats& k = find_or_add(rs.denied_clients,
+                                std::string_view(ip, pipeline_.facts().client_ip.format(ip)));
       ++k.requests;
       ++k.denied;
     }

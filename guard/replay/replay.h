@@ -1,6 +1,6 @@
 #pragma once
-// Replays access-log records through a policy on the log's own clock: the same phases the server
-// runs (route, rules, limit keys, a fresh local store), and per route what would have happened.
+// Replays access-log records through a policy on the log's own clock: the decision pipeline the
+// server runs (guard/pipeline) with a fresh local store, and per route what would have happened.
 // This is how an operator tunes a limit before enforcing it (README, "Tuning a limit").
 //
 // Clock: records are taken in the order given. Traefik writes a line when a request ends, so
@@ -19,12 +19,11 @@
 #include <vector>
 
 #include "guard/core/decision.h"
-#include "guard/geoip/geo_database.h"
-#include "guard/policy/policy.h"
+#include "guard/pipeline/pipeline.h"
+#include "guard/pipeline/snapshot.h"
 #include "guard/replay/access_log.h"
 #include "guard/request/forward_request.h"
 #include "guard/store/local_store.h"
-#include "guard/tailnet/node_directory.h"
 
 namespace edgeguard {
 
@@ -78,8 +77,8 @@ struct ReplayReport {
 
 class Replay {
  public:
-  // `geo`/`nodes` may be null (not configured). The policy and sources must outlive this.
-  Replay(const Policy& policy, const GeoDatabase* geo, const NodeDirectory* nodes);
+  // The snapshot (policy and data sources) must outlive this.
+  explicit Replay(const Snapshot& snapshot);
   ~Replay();
 
   // The headers a record must capture for this policy (AccessLogParser's constructor).
@@ -121,11 +120,10 @@ class Replay {
   const Route& route_at(std::size_t index) const;
   KeyStats& find_or_add(KeyMap& map, std::string_view key);
 
+  const Snapshot& snapshot_;
   const Policy& policy_;
-  const GeoDatabase* geo_;
-  const NodeDirectory* nodes_;
   std::unique_ptr<LocalLimitStore> store_;
-  ClientIpStrategy strategy_;
+  Pipeline pipeline_;
   bool header_is_xff_ = false;
   std::vector<RouteStats> routes_;
   RequestScratch scratch_;

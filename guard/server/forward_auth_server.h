@@ -1,8 +1,7 @@
 #pragma once
-// The ForwardAuth listener: one event loop per thread, each with its own SO_REUSEPORT acceptor
-// (the kernel spreads new connections; Traefik opens many), its own sessions and a per-thread
-// copy of the Snapshot. Sessions follow Beast's pattern: parse what is buffered, answer every
-// complete request in order (pipelining), write, read again; a deadline guards every wait.
+// The ForwardAuth listener: one Worker per thread (worker.h: event loop, SO_REUSEPORT acceptor,
+// sessions, store, cached Snapshot). Sessions (session.h) move bytes; each request is answered
+// by a ForwardAuthHandler (forward_auth_handler.h) through the shared decision pipeline.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -14,13 +13,17 @@
 #include "guard/service/service.h"
 #include "guard/store/store.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace edgeguard {
 
 class Worker;
 
 // Makes the limit store a worker uses; called on each worker's thread setup. The default uses
 // the service's local store. Redis mode supplies a per-thread store on the worker's io_context.
-using StoreFactory = std::function<LimitStore*(void* io_context, int thread_index)>;
+using StoreFactory = std::function<LimitStore*(boost::asio::io_context& io, int thread_index)>;
 
 class ForwardAuthServer {
  public:

@@ -8,11 +8,6 @@
 namespace edgeguard {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Settings a reload cannot change while the listeners and stores are running.
 std::string restart_only_change(const Policy& a, const Policy& b) {
   if (a.listen != b.listen) return "listen";
@@ -77,24 +72,8 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
 
 void Service::publish(std::shared_ptr<const Policy> policy) {
   std::lock_guard lock(publish_mu_);
-  auto snap = std::make_shared<Snapshot>();
-  for (const Route& r : policy->routes) {
-    snap->route_stats.push_back(metrics_.route(r.name));
-    std::vector<std::string> limit_names;
-    for (const auto& l : r.limits) limit_names.push_back(l.name);
-    metrics_.set_limit_names(r.name, std::move(limit_names));
-  }
-  snap->route_stats.push_back(metrics_.route(policy->default_route.name));
-  snap->capture.client_ip_header = lower(policy->client_ip.header);
-  snap->capture.key_headers = policy->key_header_names;
-  snap->client_ip.depth = policy->client_ip.depth;
-  snap->client_ip.trusted_hops =
-      policy->client_ip.trusted_hops ? &*policy->client_ip.trusted_hops : nullptr;
-  if (geo_) snap->geo = geo_->current();
-  if (tailnet_) snap->nodes = tailnet_->current();
-  snap->policy = std::move(policy);
-  snap->generation = generation_.load() + 1;
-  snapshot_.store(std::move(snap));
+  snapshot_.store(make_snapshot(std::move(policy), geo_ ? geo_->current() : nullptr,
+                                tailnet_ ? tailnet_->current() : nullptr, &metrics_));
   generation_.fetch_add(1, std::memory_order_release);
 }
 

@@ -11,24 +11,12 @@
 
 #include "guard/geoip/geoip_source.h"
 #include "guard/metrics/metrics.h"
+#include "guard/pipeline/snapshot.h"
 #include "guard/policy/policy.h"
-#include "guard/request/client_ip.h"
-#include "guard/request/forward_request.h"
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_source.h"
 
 namespace edgeguard {
-
-// Everything one request needs, immutable once published.
-struct Snapshot {
-  std::shared_ptr<const Policy> policy;
-  std::vector<RouteStats*> route_stats;  // by Route::index; the default route is last
-  CapturePlan capture;
-  ClientIpStrategy client_ip;
-  std::shared_ptr<const GeoDatabase> geo;      // null when not configured
-  std::shared_ptr<const NodeDirectory> nodes;  // null when not configured
-  std::uint64_t generation = 0;
-};
 
 class Service {
  public:

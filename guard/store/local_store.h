@@ -14,7 +14,7 @@
 
 namespace edgeguard {
 
-class LocalLimitStore final : public LimitStore {
+class LocalLimitStore final : public ImmediateLimitStore {
  public:
   explicit LocalLimitStore(std::size_t max_buckets);
 

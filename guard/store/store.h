@@ -43,12 +43,20 @@ class LimitStore {
   // Called only when try_admit returned nullopt. Invokes `done` exactly once on the calling
   // thread's event loop. `calls` (and the keys they view) must stay valid until then.
   virtual void admit_async(std::span<const LimitCall> calls, std::int64_t now_ns, bool dry_run,
-                           Completion done) {
-    (void)calls, (void)now_ns, (void)dry_run, (void)done;
-  }
+                           Completion done) = 0;
 
   // Buckets currently held in this process (for edgeguard_local_buckets).
   virtual std::size_t local_bucket_count() const = 0;
+};
+
+// A store whose try_admit always answers (memory, test doubles): admit_async is never needed,
+// and answers at once all the same.
+class ImmediateLimitStore : public LimitStore {
+ public:
+  void admit_async(std::span<const LimitCall> calls, std::int64_t now_ns, bool dry_run,
+                   Completion done) final {
+    done(*try_admit(calls, now_ns, dry_run));
+  }
 };
 
 }  // namespace edgeguard

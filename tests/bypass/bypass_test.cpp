@@ -1,8 +1,8 @@
 // Bypass resistance: spellings of one request that an attacker controls must reach the same
 // route, the same rate-limit bucket and the same tailnet/GeoIP verdict as the plain spelling, and
 // nothing the guard answers with may come from the request. Each test enumerates variants and
-// runs them through the real pieces: ForwardAuthParser, parse_forward_request, decide() on the
-// example policy, the local store and the response formatter.
+// runs them through the real pieces: the ForwardAuthParser and the ForwardAuthHandler a server
+// session uses (request parsing, the decision pipeline, the response) on the example policy.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "guard/config/policy_loader.h"
-#include "guard/core/decide.h"
 #include "guard/geoip/geo_database.h"
 #include "guard/http/forward_auth_parser.h"
-#include "guard/http/response.h"
+#include "guard/pipeline/snapshot.h"
 #include "guard/request/host_normalize.h"
+#include "guard/server/forward_auth_handler.h"
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_directory.h"
 
@@ -54,7 +54,7 @@ routes:
 default: allow
 )";
 
-std::string lower(std::string s) {
+[[maybe_unused]] std::string lower(std::string s) {
   for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
@@ -78,23 +78,31 @@ struct Outcome {
   IpAddress client_ip;
 };
 
-// The server's request path (guard/server/forward_auth_server.cpp handle_request), in one call.
-class Pipeline {
+// Charges nothing when asked to: variants of one request all meet the same fresh buckets.
+class DryRunStore final : public ImmediateLimitStore {
  public:
-  explicit Pipeline(std::shared_ptr<const Policy> policy,
-                    std::shared_ptr<const GeoDatabase> geo = nullptr,
-                    std::shared_ptr<const NodeDirectory> nodes = nullptr)
-      : policy_(std::move(policy)), geo_(std::move(geo)), nodes_(std::move(nodes)) {
-    plan_.client_ip_header = lower(policy_->client_ip.header);
-    plan_.key_headers = policy_->key_header_names;
-    strategy_.depth = policy_->client_ip.depth;
-    strategy_.trusted_hops =
-        policy_->client_ip.trusted_hops ? &*policy_->client_ip.trusted_hops : nullptr;
+  std::optional<LimitOutcome> try_admit(std::span<const LimitCall> calls, std::int64_t now_ns,
+                                        bool dry_run) override {
+    return store.try_admit(calls, now_ns, dry_run || this->dry_run);
   }
+  std::size_t local_bucket_count() const override { return store.local_bucket_count(); }
+  LocalLimitStore store{100'000};
+  bool dry_run = true;
+};
+
+// The server's request path, not a copy of it: the ForwardAuthParser a session feeds and the
+// ForwardAuthHandler that answers each request (guard/server/forward_auth_handler.h), with the
+// snapshot the service would publish for this policy and these data sources.
+class ServerPath {
+ public:
+  explicit ServerPath(std::shared_ptr<const Policy> policy,
+                      std::shared_ptr<const GeoDatabase> geo = nullptr,
+                      std::shared_ptr<const NodeDirectory> nodes = nullptr)
+      : snapshot_(make_snapshot(std::move(policy), std::move(geo), std::move(nodes), &metrics_)) {}
 
   // A raw HTTP request as the proxy sends it.
   Outcome raw(std::string_view bytes, bool dry_run = true) {
-    ForwardAuthParser parser(plan_, *arena_);
+    ForwardAuthParser parser(snapshot_->capture, *arena_);
     parser.header_limit(8192);
     parser.eager(true);
     boost::system::error_code ec;
@@ -120,50 +128,38 @@ class Pipeline {
 
   Outcome headers(const ForwardHeaders& headers, bool dry_run) {
     Outcome out;
-    const ParseOutcome parsed =
-        parse_forward_request(headers, policy_->client_ip.header, strategy_, scratch_);
-    if (!parsed.ok()) {
-      out.bad_header = std::string(parsed.bad.header);
-      write_bad_request(out.response, parsed.bad, true);
+    store_.dry_run = dry_run;
+    const auto progress = handler_.handle(snapshot_, store_, metrics_, headers, kProxy,
+                                          /*keep_alive=*/true, out.response);
+    EXPECT_EQ(progress, ForwardAuthHandler::Progress::answered);
+    if (out.response.starts_with("HTTP/1.1 400 ")) {
+      const auto at = out.response.find("\"header\":\"");
+      if (at != std::string::npos) {
+        const auto start = at + 10;
+        out.bad_header = out.response.substr(start, out.response.find('"', start) - start);
+      }
       return out;
     }
     out.parsed = true;
-    const ForwardRequest& request = parsed.request;
-    out.client_ip = request.client_ip;
-    Facts facts;
-    facts.client_ip = request.client_ip;
-    IdentityHeaders identity;
-    const Route& route = policy_->match(request.host, request.path, request.method);
-    if (route.geo && geo_) facts.geo = geo_->lookup(facts.client_ip);
-    if (route.tailnet && nodes_) {
-      if (const DirectoryEntry* e = nodes_->find_entry(facts.client_ip)) {
-        facts.node = &e->node;
-        identity = {&e->node, e->tags_header};
-      }
-    }
-    LimitCalls calls;
-    build_limit_calls(route, request, facts, policy_->client_ip.ipv6_prefix, calls);
-    for (const LimitCall& c : calls.view()) out.limit_keys.emplace_back(c.key);
-    out.decision = decide(*policy_, request, facts, store_, kNow + ++tick_, dry_run);
+    const Pipeline& p = handler_.pipeline();
+    out.client_ip = p.request().client_ip;
+    for (const LimitCall& c : p.calls()) out.limit_keys.emplace_back(c.key);
+    out.decision = p.decision();
     out.route = out.decision.route != nullptr ? out.decision.route->name : "?";
-    write_decision(out.response, out.decision, facts, identity, true);
     return out;
   }
 
-  const Policy& policy() const { return *policy_; }
-  LocalLimitStore& store() { return store_; }
+  const Policy& policy() const { return *snapshot_->policy; }
+  LocalLimitStore& store() { return store_.store; }
 
  private:
-  std::shared_ptr<const Policy> policy_;
-  std::shared_ptr<const GeoDatabase> geo_;
-  std::shared_ptr<const NodeDirectory> nodes_;
-  CapturePlan plan_;
-  ClientIpStrategy strategy_;
+  inline static const IpAddress kProxy = *IpAddress::parse("127.0.0.1");
+  Metrics metrics_;
+  std::shared_ptr<const Snapshot> snapshot_;
   std::unique_ptr<std::array<char, ForwardAuthParser::kArenaBytes>> arena_ =
       std::make_unique<std::array<char, ForwardAuthParser::kArenaBytes>>();
-  RequestScratch scratch_;
-  LocalLimitStore store_{100'000};
-  std::int64_t tick_ = 0;
+  DryRunStore store_;
+  ForwardAuthHandler handler_;
 };
 
 // ---- paths --------------------------------------------------------------------------------
@@ -250,7 +246,7 @@ std::vector<RouteSample> samples(const Policy& policy) {
 }
 
 TEST(Bypass, EveryPathSpellingLandsOnItsRoute) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   const auto all = samples(pipe.policy());
   ASSERT_GE(all.size(), 10u);
   std::size_t checked = 0;
@@ -271,7 +267,7 @@ TEST(Bypass, EveryPathSpellingLandsOnItsRoute) {
 }
 
 TEST(Bypass, MethodCaseDoesNotLeaveAMethodRoute) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   for (const char* m : {"POST", "post", "Post", "pOsT"}) {
     EXPECT_EQ(pipe.call(m, "auth.securenexus.net", "/application/o/token/", "203.0.113.7").route,
               "authentik-login")
@@ -280,7 +276,7 @@ TEST(Bypass, MethodCaseDoesNotLeaveAMethodRoute) {
 }
 
 TEST(Bypass, EveryHostSpellingLandsOnItsRoute) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   std::size_t checked = 0;
   for (const RouteSample& s : samples(pipe.policy())) {
     const std::string h = s.host;
@@ -301,7 +297,7 @@ TEST(Bypass, EveryHostSpellingLandsOnItsRoute) {
 // every route (and pass on `default: allow`). It is now refused as a bad host. Found by
 // fuzz_host (tests/fuzz/regressions/host/empty_label_a_dot_dot).
 TEST(Bypass, HostsWithEmptyLabelsAreRefused) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   for (const char* h :
        {"auth.securenexus.net..", "auth.securenexus.net..:443", ".auth.securenexus.net",
         "auth..securenexus.net", "AUTH.securenexus.net...", "grafana.securenexus.net.."}) {
@@ -329,7 +325,7 @@ std::vector<std::string> forged_prefixes() {
 }
 
 TEST(Bypass, ForgedXffEntriesOnTheLeftChangeNoLimitKey) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   for (const char* client : {"203.0.113.77", "2001:db8:5:6::1", "198.51.100.200:4711"}) {
     const Outcome plain =
         pipe.call("POST", "auth.securenexus.net", "/api/v3/flows/executor/x", client);
@@ -347,7 +343,7 @@ TEST(Bypass, ForgedXffEntriesOnTheLeftChangeNoLimitKey) {
 }
 
 TEST(Bypass, ForgedXffEntriesStillExhaustTheSameBucket) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   int admitted = 0;
   const auto prefixes = forged_prefixes();
   for (int i = 0; i < 20; ++i) {
@@ -378,7 +374,7 @@ class TailnetGeo : public ::testing::Test {
     node.tags = {"tag:admin"};
     node.addresses = {*IpAddress::parse("100.64.0.1"), *IpAddress::parse("fd7a:115c:a1e0::1")};
     auto nodes = std::make_shared<const NodeDirectory>(std::vector<TailnetNode>{node});
-    pipe_ = std::make_unique<Pipeline>(load.policy, geo, nodes);
+    pipe_ = std::make_unique<ServerPath>(load.policy, geo, nodes);
   }
 
   Outcome admin(const std::string& xff) {
@@ -388,7 +384,7 @@ class TailnetGeo : public ::testing::Test {
     return pipe_->call("POST", "auth.securenexus.net", "/api/v3/flows/executor/x", xff);
   }
 
-  std::unique_ptr<Pipeline> pipe_;
+  std::unique_ptr<ServerPath> pipe_;
 };
 
 TEST_F(TailnetGeo, TheFixturesDecideAsExpected) {
@@ -540,7 +536,7 @@ TEST_F(TailnetGeo, ResponseHeadersAreComputedNeverEchoed) {
 }
 
 TEST(Bypass, ResponseHeadersOfTheExamplePolicyAreNeverEchoed) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   for (const RouteSample& s : samples(pipe.policy())) {
     const Outcome o = pipe.raw(raw_request(s.host, s.path, "203.0.113.7", kForged));
     ASSERT_TRUE(o.parsed) << s.host;
@@ -551,7 +547,7 @@ TEST(Bypass, ResponseHeadersOfTheExamplePolicyAreNeverEchoed) {
 }
 
 TEST(Bypass, HostNeverStandsInForXForwardedHost) {
-  Pipeline pipe(load_example());
+  ServerPath pipe(load_example());
   // Without X-Forwarded-Host the call is refused, whatever Host says.
   const std::string no_xfh =
       "GET / HTTP/1.1\r\nHost: grafana.securenexus.net\r\nX-Forwarded-Method: GET\r\n"

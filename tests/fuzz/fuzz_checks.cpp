@@ -175,7 +175,7 @@ void check_forward_auth(const std::uint8_t* data, std::size_t size) {
     FUZZ_CHECK(d.route != nullptr);
     FUZZ_CHECK(d.route == &policy.match(request.host, request.path, request.method));
     const std::size_t before = out.size();
-    write_decision(out, d, facts, IdentityHeaders{}, keep_alive);
+    write_decision(out, d, facts, keep_alive);
     const std::string route_header = "\r\nX-Edgeguard-Route: " + d.route->name + "\r\n";
     FUZZ_CHECK(out.find(route_header, before) != std::string::npos);
     if (!keep_alive) break;

@@ -30,7 +30,7 @@ inline GcraRate rate(std::int64_t average, std::int64_t period_ns, std::int64_t 
 constexpr std::int64_t kHour = 3'600'000'000'000;
 
 // The fallback for on_error: local. Counts what it is asked and admits everything.
-class CountingStore final : public LimitStore {
+class CountingStore final : public ImmediateLimitStore {
  public:
   std::optional<LimitOutcome> try_admit(std::span<const LimitCall>, std::int64_t, bool) override {
     calls.fetch_add(1);

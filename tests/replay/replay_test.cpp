@@ -298,7 +298,8 @@ TEST(ReplayEngine, DepthTwoReadsTheLoggedForwardedFor) {
   const std::string yaml = std::string(kPolicy) + "client_ip: {depth: 2}\n";
   const PolicyLoad load = parse_policy(yaml, "policy.yaml");
   ASSERT_TRUE(load.policy) << load.error;
-  Replay replay(*load.policy, nullptr, nullptr);
+  const auto snapshot = make_snapshot(load.policy, nullptr, nullptr);
+  Replay replay(*snapshot);
   AccessLogParser parser(replay.header_names());
   AccessRecord rec;
   // Traefik's peer is a CDN edge (10.1.2.3); the client it forwarded for is 198.51.100.9.
@@ -324,7 +325,8 @@ TEST(ReplayEngine, DepthTwoReadsTheLoggedForwardedFor) {
 TEST(ReplayEngine, LateRecordsAreDecidedAtTheReplayClock) {
   const PolicyLoad load = parse_policy(kPolicy, "policy.yaml");
   ASSERT_TRUE(load.policy) << load.error;
-  Replay replay(*load.policy, nullptr, nullptr);
+  const auto snapshot = make_snapshot(load.policy, nullptr, nullptr);
+  Replay replay(*snapshot);
   AccessLogParser parser(replay.header_names());
   AccessRecord rec;
   // 6 requests at t = 10 use the burst (5) and one more is denied; a line logged after them
@@ -348,7 +350,8 @@ TEST(ReplayEngine, LateRecordsAreDecidedAtTheReplayClock) {
 TEST(ReplayEngine, PeakRateForgetsOldSlots) {
   const PolicyLoad load = parse_policy(kPolicy, "policy.yaml");
   ASSERT_TRUE(load.policy) << load.error;
-  Replay replay(*load.policy, nullptr, nullptr);
+  const auto snapshot = make_snapshot(load.policy, nullptr, nullptr);
+  Replay replay(*snapshot);
   AccessLogParser parser(replay.header_names());
   AccessRecord rec;
   // 3 requests per 10-s slot spread over 5 minutes: any minute holds 18, and a minute's gap

@@ -63,7 +63,7 @@ class Decide : public ::testing::Test {
   }
 
   Decision run(const char* host, const char* path, const char* ip, std::int64_t now,
-               const char* method = "POST", GeoFacts geo = {}, const TailnetNode* node = nullptr,
+               const char* method = "POST", GeoFacts geo = {}, const DirectoryEntry* node = nullptr,
                bool dry_run = false) {
     ForwardRequest r;
     r.method = method;
@@ -238,8 +238,8 @@ TEST_F(Decide, GeoRules) {
 }
 
 TEST_F(Decide, TailnetRules) {
-  TailnetNode admin{"n1", "laptop", "alice@example.com", "Alice", {"tag:admin"}, {}};
-  TailnetNode other{"n2", "phone", "bob@example.com", "Bob", {"tag:phone"}, {}};
+  DirectoryEntry admin{{"n1", "laptop", "alice@example.com", "Alice", {"tag:admin"}, {}}, ""};
+  DirectoryEntry other{{"n2", "phone", "bob@example.com", "Bob", {"tag:phone"}, {}}, ""};
   auto d = run("x.admin.example.com", "/", "100.100.1.1", 0, "GET", {}, &admin);
   EXPECT_EQ(d.verdict, Verdict::allow);
   d = run("x.admin.example.com", "/", "100.100.1.2", 0, "GET", {}, &other);

@@ -1,0 +1,34 @@
+#include "guard/pipeline/snapshot.h"
+
+namespace edgeguard {
+
+std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
+                                        std::shared_ptr<const GeoDatabase> geo,
+                                        std::shared_ptr<const NodeDirectory> nodes,
+                                        Metrics* metrics) {
+  auto snap = std::make_shared<Snapshot>();
+  if (metrics != nullptr) {
+    for (const Route& r : policy->routes) {
+      snap->route_stats.push_back(metrics->route(r.name));
+      std::vector<std::string> limit_names;
+      for (const auto& l : r.limits) limit_names.push_back(l.name);
+      metrics->set_limit_names(r.name, std::move(limit_names));
+    }
+    snap->route_stats.push_back(metrics->route(policy->default_route.name));
+  }
+  std::string& header = snap->capture.client_ip_header;
+  header = policy->client_ip.header;
+  for (char& c : header) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  snap->capture.key_headers = policy->key_header_names;
+  snap->client_ip.depth = policy->client_ip.depth;
+  snap->client_ip.trusted_hops =
+      policy->client_ip.trusted_hops ? &*policy->client_ip.trusted_hops : nullptr;
+  snap->geo = std::move(geo);
+  snap->nodes = std::move(nodes);
+  snap->policy = std::move(policy);
+  return snap;
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,76 @@
+#pragma once
+// One ForwardAuth thread: its event loop, its SO_REUSEPORT acceptor (the kernel spreads new
+// connections over the threads; Traefik opens many), its sessions, its limit store and its
+// cached view of the service's Snapshot. Everything here is touched by this thread only, except
+// the connection count (read by /metrics and drain) and the calls the server posts to the loop.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "guard/service/service.h"
+#include "guard/store/store.h"
+
+namespace edgeguard {
+
+class Session;
+
+class Worker {
+ public:
+  Worker(Service& service, int index, int workers);
+
+  boost::asio::io_context& io() { return io_; }
+  Service& service() { return service_; }
+  LimitStore& store() { return *store_; }
+  void set_store(LimitStore* store) { store_ = store; }
+  int index() const { return index_; }
+  bool draining() const { return draining_; }
+
+  // The snapshot for the next request: re-read only when the service published a new one
+  // (one relaxed load per call otherwise; no reference count is touched).
+  const std::shared_ptr<const Snapshot>& snapshot() {
+    const auto g = service_.generation();
+    if (g != generation_) {
+      snapshot_ = service_.snapshot();
+      generation_ = g;
+    }
+    return snapshot_;
+  }
+
+  bool open(const boost::asio::ip::tcp::endpoint& ep, std::string* error);
+  std::uint16_t local_port() const { return acceptor_.local_endpoint().port(); }
+
+  void run();
+  void stop_loop();
+  void begin_drain();
+
+  // Sessions register themselves for drain and the connection limit.
+  void add(Session* s);
+  void remove(Session* s);
+  std::int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
+
+ private:
+  void do_accept();
+  void arm_log_flush();
+
+  Service& service_;
+  int index_;
+  int workers_;  // the connection limit is split evenly over the workers
+  boost::asio::io_context io_{1};
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::endpoint peer_;  // filled by each accept
+  boost::asio::steady_timer log_timer_{io_};
+  LimitStore* store_ = nullptr;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::uint64_t generation_ = ~std::uint64_t{0};
+  bool draining_ = false;
+  bool stopped_ = false;
+  Session* sessions_ = nullptr;  // intrusive list of live sessions (this thread only)
+  std::atomic<std::int64_t> connections_{0};
+};
+
+}  // namespace edgeguard
