@@ -103,6 +103,7 @@ int run_explain(int argc, char** argv) {
       o["node"] = facts.node->node.name;
       o["login"] = facts.node->node.login;
     }
+    if (const LimitPolicy* limit = d.limit()) o["limit"] = limit->name;
     if (d.remaining >= 0) o["remaining"] = d.remaining;
     boost::json::array steps;
     for (const auto& s : trace) {
