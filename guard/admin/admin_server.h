@@ -8,8 +8,6 @@
 #include <functional>
 #include <string>
 
-#include "guard/metrics/metrics.h"
-
 namespace edgeguard {
 
 struct AdminHandlers {

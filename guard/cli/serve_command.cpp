@@ -62,7 +62,6 @@ int run_serve(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
-  service->metrics().open_connections = [&server] { return server.open_connections(); };
 
   AdminServer admin(maintenance, {[&service] { return service->metrics().render(); },
                                   [&service, &stores](std::string* why) {

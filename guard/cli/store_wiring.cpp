@@ -1,14 +1,34 @@
 #include "guard/cli/store_wiring.h"
 
 #include "guard/log/event_log.h"
+#include "guard/metrics/histogram.h"
 #include "guard/redis/redis_limit_store.h"
 
 namespace edgeguard {
 
 struct StoreWiring::Impl {
+  explicit Impl(Service& s) : service(s) {}
   Service& service;
   std::shared_ptr<RedisSharedState> redis;  // null in local mode
   std::vector<std::unique_ptr<RedisLimitStore>> per_thread;
+  Histogram redis_seconds;
+  MetricsRegistry::Registration registration;
+
+  // The shared store's series exist in local mode too (at zero), so dashboards and alerts
+  // read the same names whatever the store. Read at scrape time: each io thread has its own
+  // breaker, so the gauge follows the shared count of open breakers (1 while any is open).
+  void write_metrics(MetricsWriter& w) const {
+    const RedisSharedState* state = redis.get();
+    w.counter("edgeguard_store_errors_total", "Shared store failures (errors and timeouts).",
+              state != nullptr ? static_cast<double>(state->counters().errors.load() +
+                                                     state->counters().timeouts.load())
+                               : 0.0);
+    w.gauge("edgeguard_store_fallback_active",
+            "1 while the on_error policy answers instead of Redis.",
+            state != nullptr && state->fallback_active() ? 1 : 0);
+    w.family("edgeguard_redis_seconds", "histogram", "Redis round trips of the limit script.");
+    redis_seconds.write(w);
+  }
 };
 
 namespace {
@@ -39,7 +59,9 @@ RedisStoreConfig redis_config(const RedisSettings& s) {
 }  // namespace
 
 StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io_context&)
-    : impl_(std::make_unique<Impl>(Impl{service, nullptr, {}})) {
+    : impl_(std::make_unique<Impl>(service)) {
+  Impl* impl = impl_.get();
+  impl->registration = service.metrics().add([impl](MetricsWriter& w) { impl->write_metrics(w); });
   if (policy.store.type != StoreType::redis) return;
   std::string error;
   impl_->redis = RedisSharedState::create(redis_config(policy.store.redis), &error);
@@ -47,16 +69,7 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
     error_ = error;
     return;
   }
-  Metrics* metrics = &service.metrics();
-  // Raw: the state owns these observers, a shared_ptr would keep itself alive.
-  const RedisSharedState* state = impl_->redis.get();
-  // Read at scrape time: each io thread has its own breaker, so the gauge follows the shared
-  // count of open breakers (1 while any is open), and the error count is never a tick late.
-  metrics->store_fallback_source = [state] { return state->fallback_active(); };
-  metrics->store_errors_source = [state] {
-    return state->counters().errors.load() + state->counters().timeouts.load();
-  };
-  impl_->redis->set_observers([metrics](std::int64_t ns) { metrics->redis_seconds.observe_ns(ns); },
+  impl_->redis->set_observers([impl](std::int64_t ns) { impl->redis_seconds.observe_ns(ns); },
                               [](bool open, const std::string& why) {
                                 log_event(open ? "error" : "info",
                                           open ? "store_fallback_on" : "store_fallback_off",

@@ -5,16 +5,16 @@ namespace edgeguard {
 std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
                                         std::shared_ptr<const GeoDatabase> geo,
                                         std::shared_ptr<const NodeDirectory> nodes,
-                                        Metrics* metrics) {
+                                        DecisionStats* stats) {
   auto snap = std::make_shared<Snapshot>();
-  if (metrics != nullptr) {
+  if (stats != nullptr) {
     for (const Route& r : policy->routes) {
-      snap->route_stats.push_back(metrics->route(r.name));
+      snap->route_stats.push_back(stats->route(r.name));
       std::vector<std::string> limit_names;
       for (const auto& l : r.limits) limit_names.push_back(l.name);
-      metrics->set_limit_names(r.name, std::move(limit_names));
+      stats->set_limit_names(r.name, std::move(limit_names));
     }
-    snap->route_stats.push_back(metrics->route(policy->default_route.name));
+    snap->route_stats.push_back(stats->route(policy->default_route.name));
   }
   std::string& header = snap->capture.client_ip_header;
   header = policy->client_ip.header;

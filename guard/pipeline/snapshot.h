@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "guard/geoip/geo_database.h"
-#include "guard/metrics/metrics.h"
+#include "guard/pipeline/decision_stats.h"
 #include "guard/policy/policy.h"
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
@@ -29,12 +29,12 @@ struct Snapshot {
   }
 };
 
-// A snapshot of `policy` and its data sources (either may be null). With `metrics`, each route
+// A snapshot of `policy` and its data sources (either may be null). With `stats`, each route
 // gets its counters there (kept across reloads by route name); offline tools (explain, replay)
 // pass none and must not record decisions.
 std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
                                         std::shared_ptr<const GeoDatabase> geo,
                                         std::shared_ptr<const NodeDirectory> nodes,
-                                        Metrics* metrics = nullptr);
+                                        DecisionStats* stats = nullptr);
 
 }  // namespace edgeguard

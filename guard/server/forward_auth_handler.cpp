@@ -7,10 +7,10 @@
 namespace edgeguard {
 
 ForwardAuthHandler::Progress ForwardAuthHandler::handle(
-    const std::shared_ptr<const Snapshot>& snapshot, LimitStore& store, Metrics& metrics,
+    const std::shared_ptr<const Snapshot>& snapshot, LimitStore& store, ServerStats& stats,
     const ForwardHeaders& headers, const IpAddress& peer, bool keep_alive, std::string& out) {
   started_ns_ = monotonic_ns();
-  metrics_ = &metrics;
+  stats_ = &stats;
   snapshot_ = snapshot.get();
   peer_ = peer;
   keep_alive_ = keep_alive;
@@ -24,7 +24,7 @@ ForwardAuthHandler::Progress ForwardAuthHandler::handle(
   const ParseOutcome parsed =
       parse_forward_request(headers, policy.client_ip.header, snap.client_ip, scratch_);
   if (!parsed.ok()) {
-    metrics.bad_requests_400.fetch_add(1, std::memory_order_relaxed);
+    stats.bad_requests_400.fetch_add(1, std::memory_order_relaxed);
     write_bad_request(out, parsed.bad, keep_alive);
     return Progress::answered;
   }
@@ -58,7 +58,7 @@ void ForwardAuthHandler::answer(const Decision& d, const ForwardRequest* request
   }
   static const Facts kNothingKnown;
   write_decision(out, d, request != nullptr ? pipeline_.facts() : kNothingKnown, keep_alive_);
-  metrics_->decision_seconds.observe_ns(monotonic_ns() - started_ns_);
+  stats_->decision_seconds.observe_ns(monotonic_ns() - started_ns_);
 }
 
 }  // namespace edgeguard

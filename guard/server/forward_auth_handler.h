@@ -11,6 +11,7 @@
 
 #include "guard/pipeline/pipeline.h"
 #include "guard/request/forward_request.h"
+#include "guard/server/server_stats.h"
 
 namespace edgeguard {
 
@@ -19,11 +20,12 @@ class ForwardAuthHandler {
   enum class Progress : std::uint8_t { answered, waiting_for_store };
 
   // Decides with `snapshot` (kept alive by the handler while the store answers) and `store`,
-  // recording into `metrics`. Appends the answer to `out` and returns `answered`, or returns
-  // `waiting_for_store`: the caller then hands calls() to the store's admit_async and passes its
-  // answer to finish(). `headers` may be released once this returns.
+  // recording into `stats` (and the snapshot's route counters). Appends the answer to `out` and
+  // returns `answered`, or returns `waiting_for_store`: the caller then hands calls() to the
+  // store's admit_async and passes its answer to finish(). `headers` may be released once this
+  // returns.
   Progress handle(const std::shared_ptr<const Snapshot>& snapshot, LimitStore& store,
-                  Metrics& metrics, const ForwardHeaders& headers, const IpAddress& peer,
+                  ServerStats& stats, const ForwardHeaders& headers, const IpAddress& peer,
                   bool keep_alive, std::string& out);
 
   std::span<const LimitCall> calls() const { return pipeline_.calls(); }
@@ -37,7 +39,7 @@ class ForwardAuthHandler {
  private:
   void answer(const Decision& d, const ForwardRequest* request, std::string& out);
 
-  Metrics* metrics_ = nullptr;
+  ServerStats* stats_ = nullptr;
   const Snapshot* snapshot_ = nullptr;
   std::shared_ptr<const Snapshot> held_;  // only while waiting for the store
   IpAddress peer_;

@@ -20,8 +20,10 @@ using tcp = asio::ip::tcp;
 ForwardAuthServer::ForwardAuthServer(Service& service, int threads)
     : service_(service), threads_(std::max(1, threads)) {
   for (int i = 0; i < threads_; ++i) {
-    workers_.push_back(std::make_unique<Worker>(service_, i, threads_));
+    workers_.push_back(std::make_unique<Worker>(service_, stats_, i, threads_));
   }
+  registration_ =
+      service_.metrics().add([this](MetricsWriter& w) { stats_.write(w, open_connections()); });
 }
 
 ForwardAuthServer::~ForwardAuthServer() {

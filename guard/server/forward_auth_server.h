@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "guard/server/server_stats.h"
 #include "guard/service/service.h"
 #include "guard/store/store.h"
 
@@ -47,11 +48,13 @@ class ForwardAuthServer {
 
  private:
   Service& service_;
+  ServerStats stats_;
   int threads_;
   std::uint16_t port_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> pool_;
   StoreFactory store_factory_;
+  MetricsRegistry::Registration registration_;  // last: unregistered before what it reads
 };
 
 }  // namespace edgeguard

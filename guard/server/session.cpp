@@ -151,9 +151,8 @@ void Session::consume(std::size_t n) {
 void Session::handle_request() {
   keep_alive_ = parser_->keep_alive() && !worker_.draining();
   if (!keep_alive_) close_after_write_ = true;
-  const auto progress =
-      handler_.handle(worker_.snapshot(), worker_.store(), worker_.service().metrics(),
-                      parser_->headers(), peer_, keep_alive_, out_);
+  const auto progress = handler_.handle(worker_.snapshot(), worker_.store(), worker_.stats(),
+                                        parser_->headers(), peer_, keep_alive_, out_);
   parser_.reset();  // the handler copied what it needs out of the parser's arena
   if (progress == ForwardAuthHandler::Progress::answered) return;
   // Hold the pipeline until the shared store answers on this thread.
@@ -171,8 +170,8 @@ void Session::handle_request() {
 }
 
 void Session::reply_protocol_error(int status, const std::string& detail) {
-  Metrics& metrics = worker_.service().metrics();
-  (status == 431 ? metrics.bad_requests_431 : metrics.bad_requests_400)
+  ServerStats& stats = worker_.stats();
+  (status == 431 ? stats.bad_requests_431 : stats.bad_requests_400)
       .fetch_add(1, std::memory_order_relaxed);
   write_protocol_error(out_, status, detail);
   close_after_write_ = true;

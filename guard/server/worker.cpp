@@ -27,8 +27,12 @@ IpAddress to_ip(const asio::ip::address& a) {
 
 }  // namespace
 
-Worker::Worker(Service& service, int index, int workers)
-    : service_(service), index_(index), workers_(std::max(1, workers)), acceptor_(io_) {}
+Worker::Worker(Service& service, ServerStats& stats, int index, int workers)
+    : service_(service),
+      stats_(stats),
+      index_(index),
+      workers_(std::max(1, workers)),
+      acceptor_(io_) {}
 
 bool Worker::open(const tcp::endpoint& ep, std::string* error) {
   boost::system::error_code ec;
@@ -97,7 +101,7 @@ void Worker::do_accept() {
       const auto& server = snapshot()->policy->server;
       if (static_cast<std::size_t>(connections_.load(std::memory_order_relaxed)) >=
           server.max_connections / static_cast<std::size_t>(workers_)) {
-        service_.metrics().connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {

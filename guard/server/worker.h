@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "guard/server/server_stats.h"
 #include "guard/service/service.h"
 #include "guard/store/store.h"
 
@@ -21,10 +22,11 @@ class Session;
 
 class Worker {
  public:
-  Worker(Service& service, int index, int workers);
+  Worker(Service& service, ServerStats& stats, int index, int workers);
 
   boost::asio::io_context& io() { return io_; }
   Service& service() { return service_; }
+  ServerStats& stats() { return stats_; }
   LimitStore& store() { return *store_; }
   void set_store(LimitStore* store) { store_ = store; }
   int index() const { return index_; }
@@ -58,6 +60,7 @@ class Worker {
   void arm_log_flush();
 
   Service& service_;
+  ServerStats& stats_;
   int index_;
   int workers_;  // the connection limit is split evenly over the workers
   boost::asio::io_context io_{1};

@@ -38,9 +38,9 @@ std::unique_ptr<Service> Service::create(std::shared_ptr<const Policy> policy,
   s->local_store_ = std::make_unique<LocalLimitStore>(policy->store.max_buckets);
   if (!s->open_sources(*policy, error)) return nullptr;
   s->config_stamp_ = s->stat_config();
-  LocalLimitStore* store = s->local_store_.get();
-  s->metrics_.local_buckets = [store] { return store->local_bucket_count(); };
   s->publish(std::move(policy));
+  Service* self = s.get();
+  s->registration_ = s->metrics_.add([self](MetricsWriter& w) { self->write_metrics(w); });
   return s;
 }
 
@@ -49,7 +49,7 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
     GeoIpConfig config{policy.geoip.country_db, policy.geoip.asn_db, policy.geoip.country_field};
     geo_ = std::make_unique<GeoIpSource>(config);
     if (!geo_->load(error)) return false;
-    metrics_.geoip_build_epoch.store(geo_->current()->build_epoch());
+    stats_.geoip_build_epoch.store(geo_->current()->build_epoch());
   }
   if (!policy.tailnet.file.empty() || !policy.tailnet.command.empty()) {
     NodeSourceConfig config;
@@ -62,10 +62,8 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
     if (!r.ok) {
       // A node list that cannot load yet is not fatal: nobody passes `require: enrolled`
       // until it does, which is the safe side.
-      metrics_.tailnet_load_errors.fetch_add(1);
       log_event("error", "tailnet_load_failed", {{"error", r.error}});
     }
-    metrics_.tailnet_nodes.store(static_cast<std::int64_t>(tailnet_->current()->size()));
   }
   return true;
 }
@@ -73,7 +71,7 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
 void Service::publish(std::shared_ptr<const Policy> policy) {
   std::lock_guard lock(publish_mu_);
   snapshot_.store(make_snapshot(std::move(policy), geo_ ? geo_->current() : nullptr,
-                                tailnet_ ? tailnet_->current() : nullptr, &metrics_));
+                                tailnet_ ? tailnet_->current() : nullptr, &decisions_));
   generation_.fetch_add(1, std::memory_order_release);
 }
 
@@ -95,13 +93,13 @@ bool Service::reload_config(std::string* error) {
     }
   }
   if (!why.empty()) {
-    metrics_.reloads_failure.fetch_add(1);
+    stats_.reloads_failure.fetch_add(1);
     log_event("error", "reload_refused", {{"error", why}});
     if (error) *error = why;
     return false;
   }
   publish(std::move(load.policy));
-  metrics_.reloads_success.fetch_add(1);
+  stats_.reloads_success.fetch_add(1);
   log_event("info", "reloaded",
             {{"config", config_path_}, {"routes", snapshot()->policy->routes.size()}});
   return true;
@@ -113,11 +111,11 @@ void Service::maintain(std::int64_t now_ns) {
   if (geo_) {
     const ReloadResult r = geo_->reload_if_changed();
     if (r.status == ReloadResult::Status::kReloaded) {
-      metrics_.geoip_build_epoch.store(geo_->current()->build_epoch());
+      stats_.geoip_build_epoch.store(geo_->current()->build_epoch());
       log_event("info", "geoip_reloaded", {});
       changed = true;
     } else if (r.status == ReloadResult::Status::kFailed) {
-      metrics_.geoip_load_errors.fetch_add(1);
+      stats_.geoip_load_errors.fetch_add(1);
       log_event("error", "geoip_reload_failed", {{"error", r.error}});
     }
   }
@@ -130,15 +128,31 @@ void Service::maintain(std::int64_t now_ns) {
       r = tailnet_->reload_if_changed();
     }
     if (!r.ok) {
-      metrics_.tailnet_load_errors.fetch_add(1);
       log_event("error", "tailnet_load_failed", {{"error", r.error}});
     } else if (r.loaded) {
-      metrics_.tailnet_nodes.store(static_cast<std::int64_t>(r.nodes));
       log_event("info", "tailnet_loaded", {{"nodes", r.nodes}});
       changed = true;
     }
   }
   if (changed) publish(snapshot()->policy);
+}
+
+void Service::write_metrics(MetricsWriter& w) const {
+  decisions_.write(w);
+  w.gauge("edgeguard_local_buckets", "Rate-limit buckets held in this process.",
+          static_cast<double>(local_store_->local_bucket_count()));
+  w.family("edgeguard_config_reloads_total", "counter", "Configuration reloads by result.");
+  w.sample(static_cast<double>(stats_.reloads_success.load()), "result=\"success\"");
+  w.sample(static_cast<double>(stats_.reloads_failure.load()), "result=\"failure\"");
+  // The node source counts its own loads: the service only reads them.
+  w.gauge("edgeguard_tailnet_nodes", "Enrolled tailnet nodes in the current list.",
+          tailnet_ ? static_cast<double>(tailnet_->current()->size()) : 0.0);
+  w.counter("edgeguard_tailnet_load_errors_total", "Node lists that failed to load.",
+            tailnet_ ? static_cast<double>(tailnet_->loads_failed()) : 0.0);
+  w.gauge("edgeguard_geoip_build_epoch_seconds", "Build time of the GeoIP database in use.",
+          static_cast<double>(stats_.geoip_build_epoch.load()));
+  w.counter("edgeguard_geoip_load_errors_total", "GeoIP databases that failed to load.",
+            static_cast<double>(stats_.geoip_load_errors.load()));
 }
 
 bool Service::ready() const {

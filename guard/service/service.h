@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "guard/geoip/geoip_source.h"
-#include "guard/metrics/metrics.h"
+#include "guard/metrics/registry.h"
+#include "guard/pipeline/decision_stats.h"
 #include "guard/pipeline/snapshot.h"
 #include "guard/policy/policy.h"
 #include "guard/store/local_store.h"
@@ -33,7 +34,9 @@ class Service {
   // Checks the config file, GeoIP databases and node list for changes; reloads what changed.
   void maintain(std::int64_t now_ns);
 
-  Metrics& metrics() { return metrics_; }
+  // /metrics: every component registers what it counts here.
+  MetricsRegistry& metrics() { return metrics_; }
+  const DecisionStats& decision_stats() const { return decisions_; }
   LocalLimitStore& local_store() { return *local_store_; }
   const std::string& config_path() const { return config_path_; }
   bool ready() const;
@@ -46,9 +49,20 @@ class Service {
     bool operator==(const FileStamp&) const = default;
   };
   FileStamp stat_config() const;
+  void write_metrics(MetricsWriter& w) const;
+
+  // What the service itself counts: reloads and the loads of its data sources.
+  struct Stats {
+    std::atomic<std::uint64_t> reloads_success{0};
+    std::atomic<std::uint64_t> reloads_failure{0};
+    std::atomic<std::int64_t> geoip_build_epoch{0};
+    std::atomic<std::uint64_t> geoip_load_errors{0};
+  };
 
   std::string config_path_;
-  Metrics metrics_;
+  MetricsRegistry metrics_;
+  DecisionStats decisions_;
+  Stats stats_;
   std::unique_ptr<LocalLimitStore> local_store_;
   std::unique_ptr<GeoIpSource> geo_;
   std::unique_ptr<NodeSource> tailnet_;
@@ -57,6 +71,7 @@ class Service {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<std::uint64_t> generation_{0};
   FileStamp config_stamp_;
+  MetricsRegistry::Registration registration_;  // last: unregistered before what it reads
 };
 
 }  // namespace edgeguard

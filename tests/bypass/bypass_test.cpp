@@ -98,7 +98,8 @@ class ServerPath {
   explicit ServerPath(std::shared_ptr<const Policy> policy,
                       std::shared_ptr<const GeoDatabase> geo = nullptr,
                       std::shared_ptr<const NodeDirectory> nodes = nullptr)
-      : snapshot_(make_snapshot(std::move(policy), std::move(geo), std::move(nodes), &metrics_)) {}
+      : snapshot_(make_snapshot(std::move(policy), std::move(geo), std::move(nodes), &decisions_)) {
+  }
 
   // A raw HTTP request as the proxy sends it.
   Outcome raw(std::string_view bytes, bool dry_run = true) {
@@ -129,7 +130,7 @@ class ServerPath {
   Outcome headers(const ForwardHeaders& headers, bool dry_run) {
     Outcome out;
     store_.dry_run = dry_run;
-    const auto progress = handler_.handle(snapshot_, store_, metrics_, headers, kProxy,
+    const auto progress = handler_.handle(snapshot_, store_, stats_, headers, kProxy,
                                           /*keep_alive=*/true, out.response);
     EXPECT_EQ(progress, ForwardAuthHandler::Progress::answered);
     if (out.response.starts_with("HTTP/1.1 400 ")) {
@@ -154,7 +155,8 @@ class ServerPath {
 
  private:
   inline static const IpAddress kProxy = *IpAddress::parse("127.0.0.1");
-  Metrics metrics_;
+  DecisionStats decisions_;
+  ServerStats stats_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::unique_ptr<std::array<char, ForwardAuthParser::kArenaBytes>> arena_ =
       std::make_unique<std::array<char, ForwardAuthParser::kArenaBytes>>();
