@@ -28,7 +28,7 @@ rm -rf "$reports" && mkdir -p "$reports"
 # log_path: every process (tests and the edgeguard children they start) writes its reports to
 # its own file, so a race in a child is not lost in a test's captured output.
 export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
-pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|TsanConcurrency\.)'
+pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|TsanConcurrency\.|TsanBanTable\.)'
 run_start=$SECONDS
 status=0
 ctest --test-dir "$build" -R "$pattern" -j"$jobs" --output-on-failure --timeout 600 || status=$?

@@ -1,0 +1,191 @@
+#include "guard/bans/ban_table.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <random>
+
+namespace edgeguard {
+namespace {
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ULL;
+  x ^= x >> 32;
+  x *= 0xd6e8feb86659fd93ULL;
+  x ^= x >> 32;
+  return x;
+}
+
+// Seeded per process, so nobody can aim a subject at another one's slot.
+std::uint64_t seed() {
+  static const std::uint64_t s = [] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }();
+  return s;
+}
+
+std::uint64_t hash_text(std::string_view text, std::uint64_t h) {
+  h = mix(h ^ (text.size() * 0x9e3779b97f4a7c15ULL));
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t chunk;
+    std::memcpy(&chunk, text.data() + i, 8);
+    h = mix(h ^ chunk);
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, text.data() + i, text.size() - i);
+  return mix(h ^ tail ^ 0x5bd1e995ULL);
+}
+
+}  // namespace
+
+std::uint64_t BanTable::key_of(std::string_view subject, std::string_view route) {
+  const std::uint64_t k = hash_text(route, hash_text(subject, seed()));
+  return k == 0 ? 1 : k;
+}
+
+BanTable::BanTable(std::size_t max_active)
+    : max_active_(std::max<std::size_t>(max_active, 1)),
+      mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),
+      slots_(std::make_unique<Slot[]>(mask_ + 1)) {}
+
+BanTable::Slot* BanTable::find_slot(std::uint64_t key) const {
+  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+    const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
+    if (k == key) return &slots_[i];
+    if (k == 0) return nullptr;
+  }
+  return nullptr;
+}
+
+std::int64_t BanTable::banned_until(std::string_view subject, std::string_view route,
+                                    std::int64_t now_ns) const {
+  std::int64_t until = 0;
+  for (const std::string_view scope : {route, kEveryRoute}) {
+    const std::uint64_t key = key_of(subject, scope);
+    const Slot* s = find_slot(key);
+    if (s == nullptr) continue;
+    // A writer reusing this slot for another key zeroes `until`, then writes the key, then the
+    // new `until`: reading the key again tells whether the value read belongs to `key`.
+    const std::int64_t u = s->until.load(std::memory_order_acquire);
+    if (s->key.load(std::memory_order_acquire) != key) continue;
+    until = std::max(until, u);
+  }
+  return until > now_ns ? until : 0;
+}
+
+std::optional<Ban> BanTable::find(std::string_view subject, std::string_view route,
+                                  std::int64_t now_ns) const {
+  std::lock_guard lock(mu_);
+  const Ban* best = nullptr;
+  for (const std::string_view scope : {route, kEveryRoute}) {
+    auto it = records_.find(key_of(subject, scope));
+    if (it != records_.end() && it->second.until_ns > now_ns &&
+        (best == nullptr || it->second.until_ns > best->until_ns)) {
+      best = &it->second;
+    }
+  }
+  if (best == nullptr) return std::nullopt;
+  return *best;
+}
+
+void BanTable::drop_expired(std::int64_t now_ns) {
+  std::erase_if(records_, [&](const auto& kv) {
+    if (kv.second.until_ns > now_ns) return false;
+    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
+    return true;
+  });
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
+}
+
+BanTable::Slot* BanTable::slot_for_insert(std::uint64_t key, std::int64_t now_ns) {
+  Slot* reusable = nullptr;
+  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+    Slot& s = slots_[i];
+    const std::uint64_t k = s.key.load(std::memory_order_relaxed);
+    if (k == key) return &s;
+    if (k == 0) return reusable != nullptr ? reusable : &s;
+    // A slot whose ban is over and whose record is gone belongs to nobody.
+    if (reusable == nullptr && s.until.load(std::memory_order_relaxed) <= now_ns &&
+        !records_.contains(k)) {
+      reusable = &s;
+    }
+  }
+  return reusable;  // the index holds at most max_active records in twice as many slots
+}
+
+bool BanTable::insert(Ban ban, std::int64_t now_ns) {
+  if (ban.until_ns <= now_ns) return true;  // already over: nothing to hold
+  const std::uint64_t key = key_of(ban.subject, ban.route);
+  std::lock_guard lock(mu_);
+  if (!records_.contains(key) && records_.size() >= max_active_) {
+    drop_expired(now_ns);
+    if (records_.size() >= max_active_) {
+      auto soonest = std::min_element(records_.begin(), records_.end(), [](auto& a, auto& b) {
+        return a.second.until_ns < b.second.until_ns;
+      });
+      if (soonest->second.until_ns >= ban.until_ns) return false;
+      if (Slot* s = find_slot(soonest->first)) s->until.store(0, std::memory_order_release);
+      records_.erase(soonest);
+    }
+  }
+  Slot* slot = slot_for_insert(key, now_ns);
+  if (slot == nullptr) return false;
+  if (slot->key.load(std::memory_order_relaxed) != key) {
+    slot->until.store(0, std::memory_order_release);
+    slot->key.store(key, std::memory_order_release);
+  }
+  slot->until.store(ban.until_ns, std::memory_order_release);
+  records_[key] = std::move(ban);
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
+  return true;
+}
+
+std::size_t BanTable::remove(std::string_view subject, std::int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  std::size_t lifted = 0;
+  std::erase_if(records_, [&](const auto& kv) {
+    if (kv.second.subject != subject) return false;
+    if (kv.second.until_ns > now_ns) ++lifted;
+    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
+    return true;
+  });
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
+  return lifted;
+}
+
+bool BanTable::remove(std::string_view subject, std::string_view route, std::int64_t now_ns) {
+  const std::uint64_t key = key_of(subject, route);
+  std::lock_guard lock(mu_);
+  auto it = records_.find(key);
+  if (it == records_.end()) return false;
+  const bool active = it->second.until_ns > now_ns;
+  if (Slot* s = find_slot(key)) s->until.store(0, std::memory_order_release);
+  records_.erase(it);
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
+  return active;
+}
+
+std::vector<Ban> BanTable::list(std::int64_t now_ns) const {
+  std::vector<Ban> out;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, ban] : records_) {
+      if (ban.until_ns > now_ns) out.push_back(ban);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Ban& a, const Ban& b) {
+    return a.until_ns != b.until_ns ? a.until_ns < b.until_ns : a.subject < b.subject;
+  });
+  return out;
+}
+
+std::size_t BanTable::active(std::int64_t now_ns) const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(std::count_if(
+      records_.begin(), records_.end(), [&](auto& kv) { return kv.second.until_ns > now_ns; }));
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,71 @@
+#pragma once
+// The active bans, as every replica keeps them: the whole set in memory, so checking a ban on
+// the request path never waits on anything. In local mode this table is the truth; in Redis
+// mode it mirrors the ban keys (fed by the script's pub/sub messages and a periodic resync).
+//
+// Lookups are lock-free: an open-addressing index of (key, until) pairs in atomics, the key a
+// seeded 64-bit hash of (subject, route). Writers (a ban, an unban, a resync: rare) take a
+// mutex and keep the records (subject and route strings, count, reason) for the admin API.
+// Bounded by `max_active`: when full, the ban nearest to its end gives way to the new one.
+// Index slots are never moved, so a reader never sees a torn table: a slot whose ban ended is
+// reused in place.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "guard/bans/ban.h"
+
+namespace edgeguard {
+
+class BanTable {
+ public:
+  explicit BanTable(std::size_t max_active);
+
+  // The request path: when `subject` is banned on `route` or on every route, the later end of
+  // the two; 0 when neither is active at `now_ns`.
+  std::int64_t banned_until(std::string_view subject, std::string_view route,
+                            std::int64_t now_ns) const;
+  bool empty() const { return active_hint_.load(std::memory_order_relaxed) == 0; }
+
+  // The ban behind banned_until() (whichever of route and every route ends later).
+  std::optional<Ban> find(std::string_view subject, std::string_view route,
+                          std::int64_t now_ns) const;
+
+  // Adds or replaces the ban of (subject, route). Returns false only when the table is full of
+  // bans that all end after this one would (nothing gives way).
+  bool insert(Ban ban, std::int64_t now_ns);
+  // Lifts every ban of `subject` (all routes). Returns how many were active.
+  std::size_t remove(std::string_view subject, std::int64_t now_ns);
+  // Lifts the ban of (subject, route) only.
+  bool remove(std::string_view subject, std::string_view route, std::int64_t now_ns);
+
+  std::vector<Ban> list(std::int64_t now_ns) const;  // active bans, soonest end first
+  std::size_t active(std::int64_t now_ns) const;
+  std::size_t max_active() const { return max_active_; }
+
+  static std::uint64_t key_of(std::string_view subject, std::string_view route);
+
+ private:
+  struct Slot {
+    std::atomic<std::uint64_t> key{0};   // 0: never used
+    std::atomic<std::int64_t> until{0};  // 0 (or past): no active ban
+  };
+  Slot* find_slot(std::uint64_t key) const;  // the slots are atomics: readers and writers share
+  Slot* slot_for_insert(std::uint64_t key, std::int64_t now_ns);
+  void drop_expired(std::int64_t now_ns);  // writers only
+
+  std::size_t max_active_;
+  std::size_t mask_;
+  std::unique_ptr<Slot[]> slots_;
+  std::atomic<std::size_t> active_hint_{0};  // records held (active or not yet dropped)
+
+  mutable std::mutex mu_;  // writers and listing
+  std::unordered_map<std::uint64_t, Ban> records_;
+};
+
+}  // namespace edgeguard
