@@ -6,7 +6,8 @@
 // Lookups are lock-free: an open-addressing index of (key, until) pairs in atomics, the key a
 // seeded 64-bit hash of (subject, route). Writers (a ban, an unban, a resync: rare) take a
 // mutex and keep the records (subject and route strings, count, reason) for the admin API.
-// Bounded by `max_active`: when full, the ban nearest to its end gives way to the new one.
+// Bounded by `max_active`: when full, the bans nearest to their end give way to new ones (a
+// quarter at a time); a new ban that would end before them is not held.
 // Index slots are never moved, so a reader never sees a torn table: a slot whose ban ended is
 // reused in place.
 #include <atomic>
@@ -36,8 +37,8 @@ class BanTable {
   std::optional<Ban> find(std::string_view subject, std::string_view route,
                           std::int64_t now_ns) const;
 
-  // Adds or replaces the ban of (subject, route). Returns false only when the table is full of
-  // bans that all end after this one would (nothing gives way).
+  // Adds or replaces the ban of (subject, route). Returns false only when the table is full and
+  // this ban would end before the bans that give way.
   bool insert(Ban ban, std::int64_t now_ns);
   // Lifts every ban of `subject` (all routes). Returns how many were active.
   std::size_t remove(std::string_view subject, std::int64_t now_ns);
@@ -57,12 +58,14 @@ class BanTable {
   };
   Slot* find_slot(std::uint64_t key) const;  // the slots are atomics: readers and writers share
   Slot* slot_for_insert(std::uint64_t key, std::int64_t now_ns);
-  void drop_expired(std::int64_t now_ns);  // writers only
+  void drop_expired(std::int64_t now_ns);                      // writers only
+  bool make_room(std::int64_t until_ns, std::int64_t now_ns);  // writers only
 
   std::size_t max_active_;
   std::size_t mask_;
   std::unique_ptr<Slot[]> slots_;
   std::atomic<std::size_t> active_hint_{0};  // records held (active or not yet dropped)
+  std::int64_t give_way_before_ns_ = 0;      // bans ending by then were the last to give way
 
   mutable std::mutex mu_;  // writers and listing
   std::unordered_map<std::uint64_t, Ban> records_;
