@@ -14,6 +14,8 @@
 #include "guard/net/host_port.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/path_normalize.h"
+#include "guard/tailnet/node_list_format.h"
+#include "guard/text/ascii.h"
 
 namespace edgeguard {
 namespace {
@@ -116,16 +118,6 @@ Cidr as_cidr(const YAML::Node& n, const std::string& what) {
 
 int as_status(const YAML::Node& n, const std::string& what) {
   return static_cast<int>(as_int(n, what, 200, 599));
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 bool valid_name(const std::string& s) {
@@ -313,12 +305,9 @@ class Loader {
     if (auto v = m.get("nodes")) {
       MapReader nodes(v, "tailnet.nodes");
       if (auto f = nodes.get("format")) {
-        t.format = as_string(f, "tailnet.nodes.format");
-        if (t.format != "tailscale-status" && t.format != "tailscale-api" &&
-            t.format != "headscale" && t.format != "list") {
-          fail(f,
-               "tailnet.nodes.format must be tailscale-status, tailscale-api, headscale or list");
-        }
+        const auto format = parse_node_list_format(as_string(f, "tailnet.nodes.format"));
+        if (!format) fail(f, "tailnet.nodes.format must be " + node_list_format_choices());
+        t.format = *format;
       } else {
         fail(v, "tailnet.nodes needs a format");
       }
@@ -395,7 +384,7 @@ class Loader {
 
   void hosts(const YAML::Node& n, Route& r) {
     for (const auto& item : as_list(n, "hosts")) {
-      auto h = lower(as_string(item, "hosts entry"));
+      auto h = ascii_lower(as_string(item, "hosts entry"));
       if (!h.empty() && h.back() == '.') h.pop_back();
       if (h.starts_with("*.")) {
         if (h.size() < 3) fail(item, "hosts: '*.' needs a domain after it");
@@ -439,7 +428,7 @@ class Loader {
 
   void methods(const YAML::Node& n, Route& r) {
     for (const auto& item : as_list(n, "methods")) {
-      const auto m = upper(as_string(item, "methods entry"));
+      const auto m = ascii_upper(as_string(item, "methods entry"));
       if (m.empty() || m.find_first_of(" /:") != std::string::npos) {
         fail(item, "methods: '" + m + "' is not an HTTP method");
       }
@@ -471,7 +460,6 @@ class Loader {
       fail(n, "route " + r.name + " has a tailnet rule but the top-level tailnet.nodes is not set");
     }
     r.tailnet = std::move(t);
-    p.needs_tailnet = true;
   }
 
   void geo_rule(const YAML::Node& n, Route& r, Policy& p) {
@@ -480,7 +468,7 @@ class Loader {
     auto countries = [&](const YAML::Node& v, const std::string& what) {
       auto list = as_strings(v, what);
       for (auto& c : list) {
-        c = upper(c);
+        c = ascii_upper(c);
         if (c.size() != 2 || !std::isalpha(static_cast<unsigned char>(c[0])) ||
             !std::isalpha(static_cast<unsigned char>(c[1]))) {
           fail(v, what + ": '" + c + "' is not an ISO 3166 two-letter code");
@@ -525,7 +513,6 @@ class Loader {
       fail(n, "route " + r.name + " has ASN rules but geoip.asn_db is not set");
     }
     r.geo = std::move(g);
-    p.needs_geo = true;
   }
 
   KeyPart key_part(const YAML::Node& n, Policy& p) {
@@ -539,7 +526,7 @@ class Loader {
       k.kind = KeyPart::Kind::host;
     } else if (s.starts_with("header:") && s.size() > 7) {
       k.kind = KeyPart::Kind::header;
-      const auto name = lower(s.substr(7));
+      const auto name = ascii_lower(s.substr(7));
       auto& names = p.key_header_names;
       auto it = std::find(names.begin(), names.end(), name);
       if (it == names.end()) {
@@ -593,7 +580,7 @@ class Loader {
     const double window_s = static_cast<double>(l.period_ns) / 1e9;
     l.rate_limit_policy = "\"" + l.name + "\";q=" + format_number(l.average) +
                           ";w=" + format_number(std::max(1.0, std::round(window_s)));
-    l.key_prefix = r.name + '\x1f' + l.name;
+    l.key_prefix = r.name + kKeySeparator + l.name;
     return l;
   }
 

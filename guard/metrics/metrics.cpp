@@ -162,7 +162,7 @@ std::string Metrics::render() const {
     for (const auto& [route, names] : limit_names_) {
       auto it = routes_.find(route);
       if (it == routes_.end()) continue;
-      for (std::size_t i = 0; i < names.size() && i < RouteStats::kMaxLimits; ++i) {
+      for (std::size_t i = 0; i < names.size() && i < kMaxLimitsPerRoute; ++i) {
         line(out, "edgeguard_limit_near_total",
              "route=\"" + route + "\",limit=\"" + names[i] + "\"",
              static_cast<double>(it->second->near(static_cast<int>(i))));

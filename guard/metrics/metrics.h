@@ -43,14 +43,13 @@ class Histogram {
 // Counters of one route, kept across reloads while the route's name stays.
 class RouteStats {
  public:
-  static constexpr int kMaxLimits = 8;
   explicit RouteStats(std::string name) : name_(std::move(name)) {}
   void count(Verdict v, Reason r) {
     cells_[metrics_thread_index()].decisions[static_cast<int>(v)][static_cast<int>(r)].fetch_add(
         1, std::memory_order_relaxed);
   }
   void count_near(int limit_index) {
-    if (limit_index >= 0 && limit_index < kMaxLimits) {
+    if (limit_index >= 0 && static_cast<std::size_t>(limit_index) < kMaxLimitsPerRoute) {
       cells_[metrics_thread_index()].near[limit_index].fetch_add(1, std::memory_order_relaxed);
     }
   }
@@ -61,7 +60,7 @@ class RouteStats {
  private:
   struct alignas(64) Cell {
     std::atomic<std::uint64_t> decisions[3][kReasonCount]{};
-    std::atomic<std::uint64_t> near[kMaxLimits]{};
+    std::atomic<std::uint64_t> near[kMaxLimitsPerRoute]{};
   };
   std::string name_;
   std::array<Cell, kMaxThreads> cells_{};

@@ -4,14 +4,10 @@
 
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
+#include "guard/text/ascii.h"
 
 namespace edgeguard {
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Settings a reload cannot change while the listeners and stores are running.
 std::string restart_only_change(const Policy& a, const Policy& b) {
@@ -58,7 +54,7 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
   }
   if (!policy.tailnet.file.empty() || !policy.tailnet.command.empty()) {
     NodeSourceConfig config;
-    config.format = *parse_node_list_format(policy.tailnet.format);
+    config.format = policy.tailnet.format;
     config.file = policy.tailnet.file;
     config.command = policy.tailnet.command;
     config.refresh_ns = policy.tailnet.refresh_ns;
@@ -85,7 +81,7 @@ void Service::publish(std::shared_ptr<const Policy> policy) {
     metrics_.set_limit_names(r.name, std::move(limit_names));
   }
   snap->route_stats.push_back(metrics_.route(policy->default_route.name));
-  snap->capture.client_ip_header = lower(policy->client_ip.header);
+  snap->capture.client_ip_header = ascii_lower(policy->client_ip.header);
   snap->capture.key_headers = policy->key_header_names;
   snap->client_ip.depth = policy->client_ip.depth;
   snap->client_ip.trusted_hops =
