@@ -13,6 +13,7 @@
 #include "guard/server/monotonic_clock.h"
 #include "guard/service/service.h"
 #include "guard/tailnet/node_directory.h"
+#include "guard/text/ascii.h"
 
 namespace edgeguard {
 namespace {
@@ -59,8 +60,7 @@ int run_explain(int argc, char** argv) {
       std::fprintf(stderr, "--header takes NAME:VALUE, got '%s'\n", h.c_str());
       return 2;
     }
-    std::string name = h.substr(0, colon);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string name = ascii_lower(h.substr(0, colon));
     std::string_view value(h);
     value.remove_prefix(colon + 1);
     while (!value.empty() && value.front() == ' ') value.remove_prefix(1);

@@ -89,10 +89,4 @@ StoreFactory StoreWiring::factory() {
   };
 }
 
-bool StoreWiring::ready(std::string*) const {
-  // With Redis down the on_error policy answers at once, so the guard stays ready: that is
-  // the point of the fallback. /metrics shows edgeguard_store_fallback_active.
-  return true;
-}
-
 }  // namespace edgeguard

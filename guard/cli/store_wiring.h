@@ -19,7 +19,6 @@ class StoreWiring {
   // Empty when the stores could be built; else why not (a startup error).
   const std::string& error() const { return error_; }
   StoreFactory factory();
-  bool ready(std::string* why) const;
 
  private:
   struct Impl;

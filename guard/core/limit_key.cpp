@@ -7,7 +7,6 @@
 namespace edgeguard {
 namespace {
 
-constexpr char kSeparator = '\x1f';
 // Header values longer than this are keyed by their hash: a key stays small and bounded.
 constexpr std::size_t kMaxHeaderKeyBytes = 128;
 
@@ -82,7 +81,7 @@ void build_limit_calls(const Route& route, const ForwardRequest& request, const 
     KeyWriter w(free);
     w.put(limit.key_prefix);
     for (const KeyPart& part : limit.key) {
-      w.put(kSeparator);
+      w.put(kKeySeparator);
       switch (part.kind) {
         case KeyPart::Kind::client_ip:
           w.put_ip(facts.client_ip.is_v4() ? facts.client_ip : facts.client_ip.masked(ipv6_prefix));
@@ -113,9 +112,9 @@ void build_limit_calls(const Route& route, const ForwardRequest& request, const 
 }
 
 std::string_view key_value(std::string_view key) {
-  const auto first = key.find(kSeparator);
+  const auto first = key.find(kKeySeparator);
   if (first == std::string_view::npos) return key;
-  const auto second = key.find(kSeparator, first + 1);
+  const auto second = key.find(kKeySeparator, first + 1);
   if (second == std::string_view::npos) return {};
   return key.substr(second + 1);
 }

@@ -13,7 +13,6 @@
 
 namespace edgeguard {
 
-inline constexpr std::size_t kMaxLimitsPerRoute = 8;
 inline constexpr std::size_t kKeyBufferBytes = 4096;
 
 struct LimitCalls {

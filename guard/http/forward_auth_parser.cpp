@@ -2,20 +2,9 @@
 
 #include <cstring>
 
+#include "guard/text/ascii.h"
+
 namespace edgeguard {
-namespace {
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  if (a.size() != lower_b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower_b[i]) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 void ForwardAuthParser::capture(std::string_view& slot, bool& present, std::string_view value,
                                 error_code& ec) {
@@ -54,20 +43,20 @@ void ForwardAuthParser::on_field_impl(field f, sv name_in, sv value_in, error_co
   const std::string_view value(value_in.data(), value_in.size());
   if (name.size() < 6) return;
   bool unused = false;
-  if (iequals(name, plan_.client_ip_header)) {
+  if (iequals_lower(name, plan_.client_ip_header)) {
     capture(headers_.client_ip, headers_.client_ip_present, value, ec);
-  } else if (iequals(name, "x-forwarded-method")) {
+  } else if (iequals_lower(name, "x-forwarded-method")) {
     capture_once("X-Forwarded-Method", headers_.method, headers_.method_present, value, ec);
-  } else if (iequals(name, "x-forwarded-host")) {
+  } else if (iequals_lower(name, "x-forwarded-host")) {
     capture_once("X-Forwarded-Host", headers_.host, headers_.host_present, value, ec);
-  } else if (iequals(name, "x-forwarded-uri")) {
+  } else if (iequals_lower(name, "x-forwarded-uri")) {
     capture_once("X-Forwarded-Uri", headers_.uri, headers_.uri_present, value, ec);
-  } else if (iequals(name, "x-forwarded-proto")) {
+  } else if (iequals_lower(name, "x-forwarded-proto")) {
     unused = false;
     capture(headers_.proto, unused, value, ec);
   }
   for (std::size_t i = 0; i < plan_.key_headers.size() && i < kMaxKeyHeaders; ++i) {
-    if (iequals(name, plan_.key_headers[i])) {
+    if (iequals_lower(name, plan_.key_headers[i])) {
       bool present = !headers_.key_headers[i].empty();
       capture(headers_.key_headers[i], present, value, ec);
     }

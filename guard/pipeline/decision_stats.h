@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "guard/core/decision.h"
-#include "guard/core/limit_key.h"
 #include "guard/metrics/registry.h"
 #include "guard/metrics/thread_slot.h"
 

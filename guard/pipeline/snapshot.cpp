@@ -1,5 +1,7 @@
 #include "guard/pipeline/snapshot.h"
 
+#include "guard/text/ascii.h"
+
 namespace edgeguard {
 
 std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
@@ -16,11 +18,7 @@ std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
     }
     snap->route_stats.push_back(stats->route(policy->default_route.name));
   }
-  std::string& header = snap->capture.client_ip_header;
-  header = policy->client_ip.header;
-  for (char& c : header) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  snap->capture.client_ip_header = ascii_lower(policy->client_ip.header);
   snap->capture.key_headers = policy->key_header_names;
   snap->client_ip.depth = policy->client_ip.depth;
   snap->client_ip.trusted_hops =

@@ -12,10 +12,18 @@
 
 #include "guard/limit/gcra.h"
 #include "guard/net/cidr_set.h"
+#include "guard/tailnet/node_list_format.h"
 
 namespace edgeguard {
 
 enum class Mode : std::uint8_t { enforce, shadow };
+
+// The most limits one route may have: the loader refuses more, and the request path sizes its
+// fixed arrays (limit calls, the local store's locks, per-limit metrics) by it.
+inline constexpr std::size_t kMaxLimitsPerRoute = 8;
+// Joins route name, limit name and key parts into one bucket key ("route\x1flimit\x1f1.2.3.4"):
+// a control byte, which route and limit names (letters, digits, - _ .) never contain.
+inline constexpr char kKeySeparator = '\x1f';
 
 struct Responses {
   int rate_limited = 429;
@@ -43,7 +51,6 @@ struct LimitPolicy {
   double average = 0;
   std::int64_t period_ns = 0;
   std::vector<KeyPart> key;
-  bool shadow = false;
   std::string rate_limit_policy;  // precomputed `"per-ip";q=10;w=60` for RateLimit-Policy
   std::string key_prefix;         // "route\x1flimit": keys are scoped by route and limit name
 };
@@ -57,8 +64,8 @@ struct GeoRule {
   bool shadow = false;
 };
 
+// `require: enrolled` is the rule's only mode: the client must be an enrolled node.
 struct TailnetRule {
-  bool require_enrolled = true;
   std::vector<std::string> tags;   // any of them
   std::vector<std::string> users;  // login names, any of them
   bool shadow = false;
@@ -117,7 +124,7 @@ struct GeoIpSettings {
 
 struct TailnetSettings {
   std::vector<Cidr> ranges;
-  std::string format;  // tailscale-status | tailscale-api | headscale | list
+  NodeListFormat format = NodeListFormat::tailscale_status;
   std::string file;
   std::vector<std::string> command;
   std::int64_t refresh_ns = 30'000'000'000;
@@ -160,8 +167,6 @@ struct Policy {
   std::vector<Route> routes;
   Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)
-  bool needs_geo = false;
-  bool needs_tailnet = false;
 
   // The first route (in file order) whose hosts, paths and methods all match; else default.
   const Route& match(std::string_view host, std::string_view path, std::string_view method) const;

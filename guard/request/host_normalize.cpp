@@ -1,5 +1,7 @@
 #include "guard/request/host_normalize.h"
 
+#include "guard/text/ascii.h"
+
 namespace edgeguard {
 namespace {
 
@@ -15,10 +17,6 @@ bool is_host_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 }  // namespace
 
 std::size_t normalize_host(std::string_view host, char* out) {
@@ -30,7 +28,7 @@ std::size_t normalize_host(std::string_view host, char* out) {
     const auto rest = host.substr(close + 1);
     if (!rest.empty() && (rest.front() != ':' || !is_port(rest.substr(1)))) return 0;
     for (std::size_t i = 0; i <= close; ++i) {
-      const char c = lower(host[i]);
+      const char c = ascii_lower(host[i]);
       const bool ok = c == '[' || c == ']' || c == ':' || c == '.' || (c >= '0' && c <= '9') ||
                       (c >= 'a' && c <= 'f');
       if (!ok) return 0;
@@ -51,7 +49,7 @@ std::size_t normalize_host(std::string_view host, char* out) {
     return 0;
   }
   for (char c : host) {
-    c = lower(c);
+    c = ascii_lower(c);
     if (!is_host_char(c)) return 0;
     out[n++] = c;
   }

@@ -4,6 +4,7 @@
 
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
+#include "guard/text/ascii.h"
 
 namespace edgeguard {
 namespace {
@@ -53,7 +54,7 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
   }
   if (!policy.tailnet.file.empty() || !policy.tailnet.command.empty()) {
     NodeSourceConfig config;
-    config.format = *parse_node_list_format(policy.tailnet.format);
+    config.format = policy.tailnet.format;
     config.file = policy.tailnet.file;
     config.command = policy.tailnet.command;
     config.refresh_ns = policy.tailnet.refresh_ns;

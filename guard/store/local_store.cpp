@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "guard/policy/policy.h"
+
 namespace edgeguard {
 namespace {
 
@@ -106,7 +108,7 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
   LimitOutcome out;
   if (calls.empty()) return out;
   // Lock every shard involved, in index order (no deadlock), so check-then-charge is atomic.
-  std::array<std::size_t, 16> order{};
+  std::array<std::size_t, kMaxLimitsPerRoute> order{};
   const std::size_t n = std::min(calls.size(), order.size());
   for (std::size_t i = 0; i < n; ++i) order[i] = shard_of(calls[i].key_hash);
   std::sort(order.begin(), order.begin() + n);
@@ -116,8 +118,8 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
   // Rebuilds first: a rebuild moves every slot of its shard, so none may happen once this
   // request holds pointers into it.
   for (std::size_t i = 0; i < n; ++i) maybe_rebuild(shards_[shard_of(calls[i].key_hash)], now_ns);
-  std::array<Slot*, 16> slots{};
-  std::array<GcraResult, 16> results{};
+  std::array<Slot*, kMaxLimitsPerRoute> slots{};
+  std::array<GcraResult, kMaxLimitsPerRoute> results{};
   out.remaining = INT64_MAX;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t key = slot_key(calls[i].key_hash);

@@ -444,28 +444,6 @@ bool check_unique_addresses(const std::vector<TailnetNode>& nodes, std::string* 
 
 }  // namespace
 
-std::optional<NodeListFormat> parse_node_list_format(std::string_view name) {
-  if (name == "tailscale-status") return NodeListFormat::tailscale_status;
-  if (name == "tailscale-api") return NodeListFormat::tailscale_api;
-  if (name == "headscale") return NodeListFormat::headscale;
-  if (name == "list") return NodeListFormat::list;
-  return std::nullopt;
-}
-
-std::string_view node_list_format_name(NodeListFormat format) {
-  switch (format) {
-    case NodeListFormat::tailscale_status:
-      return "tailscale-status";
-    case NodeListFormat::tailscale_api:
-      return "tailscale-api";
-    case NodeListFormat::headscale:
-      return "headscale";
-    case NodeListFormat::list:
-      return "list";
-  }
-  return "unknown";
-}
-
 bool is_valid_tag(std::string_view tag) {
   constexpr std::string_view kPrefix = "tag:";
   if (tag.size() <= kPrefix.size() || tag.substr(0, kPrefix.size()) != kPrefix) return false;

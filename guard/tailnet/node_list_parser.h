@@ -26,15 +26,10 @@
 #include <string_view>
 #include <vector>
 
+#include "guard/tailnet/node_list_format.h"
 #include "guard/tailnet/tailnet_node.h"
 
 namespace edgeguard {
-
-enum class NodeListFormat { tailscale_status, tailscale_api, headscale, list };
-
-// "tailscale-status", "tailscale-api", "headscale", "list"; anything else is nullopt.
-std::optional<NodeListFormat> parse_node_list_format(std::string_view name);
-std::string_view node_list_format_name(NodeListFormat format);
 
 struct NodeListParse {
   std::vector<TailnetNode> nodes;

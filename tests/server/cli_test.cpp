@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/server/harness.h"
+#include "tests/support/harness.h"
 
 namespace edgeguard::testing {
 namespace {

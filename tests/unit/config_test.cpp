@@ -147,7 +147,6 @@ TEST(Config, ExamplePolicyLoads) {
   ASSERT_TRUE(policy->routes[2].tailnet.has_value());
   EXPECT_EQ(policy->routes[2].tailnet->tags, std::vector<std::string>{"tag:admin"});
   EXPECT_FALSE(policy->routes[2].has_allow_ips);
-  EXPECT_TRUE(policy->needs_tailnet);
   ASSERT_TRUE(policy->routes[3].geo.has_value());
   EXPECT_EQ(policy->routes[3].geo->allow_countries, (std::vector<std::string>{"GB", "IE"}));
   EXPECT_FALSE(policy->routes[3].geo->unknown_allow);
