@@ -35,6 +35,16 @@ struct Escalation {
   std::int64_t memory_ns = 7 * 24 * 3'600'000'000'000;
 };
 
+// What to ban when a limit denies (its `ban:`), as the request path hands it to a store.
+struct BanOrder {
+  std::string_view subject;  // "ip:203.0.113.9", "user:alice", "key:route/limit/value"
+  std::string_view scope;    // the route's name, or kEveryRoute
+  std::string_view reason;   // the limit's name
+  std::int64_t for_ns = 0;   // the first ban; the n-th is escalated
+  const Escalation* escalation = nullptr;
+  BanSource source = BanSource::limit;
+};
+
 // How long the n-th ban (n >= 1) lasts: min(for x factor^(n-1), max).
 std::int64_t ban_duration(std::int64_t for_ns, std::int64_t n, const Escalation& e);
 

@@ -8,10 +8,10 @@
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
 #include "guard/cli/store_wiring.h"
+#include "guard/clock/clock.h"
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
 #include "guard/server/forward_auth_server.h"
-#include "guard/server/monotonic_clock.h"
 #include "guard/service/service.h"
 
 namespace edgeguard {

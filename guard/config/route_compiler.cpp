@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "guard/config/bans_section.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/path_normalize.h"
 #include "guard/text/ascii.h"
@@ -216,6 +217,7 @@ LimitPolicy RouteCompiler::limit(const YAML::Node& n, const Route& r) {
   } else {
     l.key.push_back(KeyPart{KeyPart::Kind::client_ip, -1});
   }
+  if (auto v = m.get("ban")) l.ban = read_ban_rule(v, "limit " + l.name + " ban");
   m.finish();
   const double emission = static_cast<double>(l.period_ns) / l.average;
   if (emission < 1 || emission * static_cast<double>(burst) > 9e18) {

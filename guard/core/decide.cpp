@@ -96,9 +96,10 @@ Decision caller_denied(const Policy& policy) {
 
 bool begin(const Policy& policy, const Route& route, const ForwardRequest& request,
            const Facts& facts, std::int64_t now_ns, PendingDecision& out, Trace* trace) {
-  (void)now_ns;  // no rule reads the clock before the store yet
   out.decision = Decision{};
   out.calls.count = 0;
+  out.now_ns = now_ns;
+  out.would_ban = false;
   Decision& d = out.decision;
   d.route = &route;
   note(trace, "route", route.name.c_str());
@@ -126,6 +127,13 @@ bool begin(const Policy& policy, const Route& route, const ForwardRequest& reque
     note(trace, "allow_ips", "deny", "client not in allow_ips");
     if (deny(d, route, false, Reason::ip, "allow_ips")) return false;
   }
+  if (facts.banned_until_ns > now_ns) {
+    d.retry_after_ns = facts.banned_until_ns - now_ns;
+    note_with(trace, "bans", "deny", [&] {
+      return "banned for another " + std::to_string(retry_after_seconds(d.retry_after_ns)) + "s";
+    });
+    if (deny(d, route, false, Reason::ban, "ban")) return false;
+  }
   if (route.tailnet) {
     const TailnetNode* node = facts.node != nullptr ? &facts.node->node : nullptr;
     if (const char* why = tailnet_refusal(*route.tailnet, node)) {
@@ -146,7 +154,14 @@ bool begin(const Policy& policy, const Route& route, const ForwardRequest& reque
     }
   }
   if (route.limits.empty()) return false;
-  build_limit_calls(route, request, facts, policy.client_ip.ipv6_prefix, out.calls);
+  // A banning limit bans only on an enforced route and never an exempt client; a shadow route
+  // records the would-be ban and bans nobody.
+  const bool bans = std::any_of(route.limits.begin(), route.limits.end(),
+                                [](const LimitPolicy& l) { return l.ban.has_value(); }) &&
+                    !policy.bans.exempt.contains(ip);
+  out.would_ban = bans;
+  build_limit_calls(route, request, facts, policy.client_ip.ipv6_prefix, out.calls,
+                    bans && route.mode == Mode::enforce ? &policy.bans.escalation : nullptr);
   return true;
 }
 
@@ -165,8 +180,23 @@ void complete(PendingDecision& pending, const LimitOutcome& outcome, Trace* trac
   }
   d.limit_index = outcome.denied_index;
   d.retry_after_ns = outcome.retry_after_ns;
+  const LimitPolicy* limit = d.limit();
+  if (limit != nullptr && limit->ban && pending.would_ban) {
+    // The denial bans: the store made the ban (or found it in force); a dry run or a shadow
+    // route made none, and says what the first ban would last.
+    d.retry_after_ns =
+        outcome.ban_until_ns > 0 ? outcome.ban_until_ns - pending.now_ns : limit->ban->for_ns;
+    d.ban_made = outcome.ban_made;
+    note_with(trace, "limits", "deny", [&] {
+      return limit->name + ": exhausted; banned for " +
+             std::to_string(retry_after_seconds(d.retry_after_ns)) + "s" +
+             (outcome.ban_count > 1 ? " (offence " + std::to_string(outcome.ban_count) + ")"
+                                    : std::string());
+    });
+    deny(d, route, false, Reason::ban, "limit");
+    return;
+  }
   note_with(trace, "limits", "deny", [&] {
-    const LimitPolicy* limit = d.limit();
     return (limit != nullptr ? limit->name : std::string("?")) + ": retry after " +
            std::to_string(retry_after_seconds(outcome.retry_after_ns)) + "s";
   });

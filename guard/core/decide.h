@@ -4,7 +4,7 @@
 // answers later (Redis) fits between them:
 //
 //   begin()     route rules in their fixed order (SPEC 2.5): bypass -> deny_ips/allow_ips ->
-//               tailnet -> geo; then the limit calls, if any limit still has to answer
+//               bans -> tailnet -> geo; then the limit calls, if any limit still has to answer
 //   [store]     the caller asks its LimitStore about `calls` (at once, or asynchronously)
 //   complete()  folds the store's answer into the verdict
 //
@@ -26,7 +26,9 @@ Decision caller_denied(const Policy& policy);
 // A decision in progress: the verdict so far and the store calls it still needs.
 struct PendingDecision {
   Decision decision;
-  LimitCalls calls;  // filled by begin() when it returns true
+  LimitCalls calls;         // filled by begin() when it returns true
+  std::int64_t now_ns = 0;  // begin()'s clock, for what complete() turns into durations
+  bool would_ban = false;   // a banning limit's denial bans (not shadow, not exempt)
 };
 
 // Step 1: every rule of `route` before the limits. Returns true when the limits still have to

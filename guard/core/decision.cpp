@@ -42,6 +42,8 @@ const char* to_string(Reason r) {
       return "rate_limit";
     case Reason::default_deny:
       return "default";
+    case Reason::ban:
+      return "ban";
   }
   return "?";
 }

@@ -15,14 +15,25 @@ namespace edgeguard {
 enum class Verdict : std::uint8_t { allow, deny, shadow_deny };
 
 // Why a request was denied (or would have been). Also the `reason` label of the decision metric.
-enum class Reason : std::uint8_t { none, caller, ip, tailnet, geo, rate_limit, default_deny };
-inline constexpr int kReasonCount = 7;
+enum class Reason : std::uint8_t {
+  none,
+  caller,
+  ip,
+  tailnet,
+  geo,
+  rate_limit,
+  default_deny,
+  ban,
+};
+inline constexpr int kReasonCount = 8;
 
 // Facts about the client, resolved by adapters before the core runs (guard/pipeline/facts.h).
 struct Facts {
   IpAddress client_ip;
   GeoFacts geo;
   const DirectoryEntry* node = nullptr;  // the enrolled tailnet node at client_ip, if any
+  // The end of the longest active ban among the request's subjects on its route (0: none).
+  std::int64_t banned_until_ns = 0;
 };
 
 struct Decision {
@@ -32,8 +43,9 @@ struct Decision {
   const char* rule =
       "none";            // bypass | deny_ips | allow_ips | tailnet | geo | limit | default | none
   int limit_index = -1;  // the limit that denied (or came nearest, when allowed)
-  std::int64_t retry_after_ns = 0;
-  std::int64_t remaining = -1;  // tokens left in the tightest limit; -1 when no limit ran
+  std::int64_t retry_after_ns = 0;  // rate limit: until a token is back; ban: until its end
+  std::int64_t remaining = -1;      // tokens left in the tightest limit; -1 when no limit ran
+  bool ban_made = false;            // this request's limit denial made the ban (the store said so)
   // Admitted with at most a fifth of the nearest limit's burst left: the early sign that a limit
   // is about to bite legitimate users (edgeguard_limit_near_total).
   bool near_limit = false;

@@ -71,8 +71,40 @@ std::uint64_t hash_key(std::string_view key, std::uint64_t seed) {
   return mix(h ^ tail ^ 0x5bd1e995ULL);
 }
 
+namespace {
+
+// The key parts of `limit` for this request, each preceded by `separator`.
+void put_parts(KeyWriter& w, const LimitPolicy& limit, const ForwardRequest& request,
+               const Facts& facts, int ipv6_prefix, char separator) {
+  for (const KeyPart& part : limit.key) {
+    w.put(separator);
+    switch (part.kind) {
+      case KeyPart::Kind::client_ip:
+        w.put_ip(facts.client_ip.is_v4() ? facts.client_ip : facts.client_ip.masked(ipv6_prefix));
+        break;
+      case KeyPart::Kind::route:
+        break;  // the prefix already names the route
+      case KeyPart::Kind::host:
+        w.put(request.host);
+        break;
+      case KeyPart::Kind::header: {
+        const std::string_view v = request.key_headers[part.header_slot];
+        if (v.size() <= kMaxHeaderKeyBytes) {
+          w.put(v);
+        } else {
+          w.put('#');
+          w.put_hex(hash_key(v, 0));
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
-                       int ipv6_prefix, LimitCalls& out) {
+                       int ipv6_prefix, LimitCalls& out, const Escalation* escalation) {
   out.count = 0;
   const std::uint64_t seed = key_hash_seed();
   std::span<char> free(out.buffer);
@@ -80,35 +112,44 @@ void build_limit_calls(const Route& route, const ForwardRequest& request, const 
     if (out.count == kMaxLimitsPerRoute) break;
     KeyWriter w(free);
     w.put(limit.key_prefix);
-    for (const KeyPart& part : limit.key) {
-      w.put(kKeySeparator);
-      switch (part.kind) {
-        case KeyPart::Kind::client_ip:
-          w.put_ip(facts.client_ip.is_v4() ? facts.client_ip : facts.client_ip.masked(ipv6_prefix));
-          break;
-        case KeyPart::Kind::route:
-          break;  // the prefix already names the route
-        case KeyPart::Kind::host:
-          w.put(request.host);
-          break;
-        case KeyPart::Kind::header: {
-          const std::string_view v = request.key_headers[part.header_slot];
-          if (v.size() <= kMaxHeaderKeyBytes) {
-            w.put(v);
-          } else {
-            w.put('#');
-            w.put_hex(hash_key(v, 0));
-          }
-          break;
-        }
-      }
-    }
-    LimitCall& call = out.calls[out.count++];
+    put_parts(w, limit, request, facts, ipv6_prefix, kKeySeparator);
+    const std::size_t i = out.count++;
+    LimitCall& call = out.calls[i];
     call.rate = limit.rate;
     call.key = std::string_view(w.data(), w.size());
     call.key_hash = hash_key(call.key, seed);
+    call.ban = nullptr;
     free = free.subspan(w.size());
+    if (escalation != nullptr && limit.ban) {
+      const std::size_t n = ban_subject(route, limit, request, facts, ipv6_prefix, free);
+      if (n > 0) {
+        BanOrder& order = out.bans[i];
+        order.subject = std::string_view(free.data(), n);
+        order.scope = limit.ban->scope_all ? kEveryRoute : std::string_view(route.name);
+        order.reason = limit.name;
+        order.for_ns = limit.ban->for_ns;
+        order.escalation = escalation;
+        order.source = BanSource::limit;
+        call.ban = &order;
+        free = free.subspan(n);
+      }
+    }
   }
+}
+
+std::size_t ban_subject(const Route& route, const LimitPolicy& limit, const ForwardRequest& request,
+                        const Facts& facts, int ipv6_prefix, std::span<char> out) {
+  if (limit.key.size() == 1 && limit.key[0].kind == KeyPart::Kind::client_ip) {
+    if (out.size() < kMaxIpSubject) return 0;
+    return format_ip_subject(facts.client_ip, ipv6_prefix, out.data());
+  }
+  KeyWriter w(out);
+  w.put("key:");
+  w.put(route.name);
+  w.put('/');
+  w.put(limit.name);
+  put_parts(w, limit, request, facts, ipv6_prefix, '/');
+  return w.size() < out.size() ? w.size() : 0;  // a full buffer may have cut it short
 }
 
 std::string_view key_value(std::string_view key) {

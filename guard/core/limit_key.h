@@ -17,6 +17,7 @@ inline constexpr std::size_t kKeyBufferBytes = 4096;
 
 struct LimitCalls {
   std::array<LimitCall, kMaxLimitsPerRoute> calls{};
+  std::array<BanOrder, kMaxLimitsPerRoute> bans{};  // what calls[i].ban points to
   std::size_t count = 0;
   std::array<char, kKeyBufferBytes> buffer;  // written before read: not zeroed per session
   std::span<const LimitCall> view() const { return {calls.data(), count}; }
@@ -26,9 +27,16 @@ struct LimitCalls {
 std::uint64_t key_hash_seed();
 std::uint64_t hash_key(std::string_view key, std::uint64_t seed);
 
-// Fills `out` with one call per limit of `route`.
+// Fills `out` with one call per limit of `route`. With `escalation`, a limit that bans carries
+// its ban order (subject, scope, duration); without, nobody is banned (shadow, exempt clients).
 void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
-                       int ipv6_prefix, LimitCalls& out);
+                       int ipv6_prefix, LimitCalls& out, const Escalation* escalation = nullptr);
+
+// The subject a ban of `limit` names for this request (ban.h): "ip:<client>" for a limit keyed
+// on the client address alone, else "key:<route>/<limit>/<value parts>". Returns its length in
+// `out` (0 when it does not fit).
+std::size_t ban_subject(const Route& route, const LimitPolicy& limit, const ForwardRequest& request,
+                        const Facts& facts, int ipv6_prefix, std::span<char> out);
 
 // The human-readable part of a key (what follows route and limit name), for logs and replay.
 std::string_view key_value(std::string_view key);

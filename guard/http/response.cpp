@@ -2,7 +2,9 @@
 
 #include <charconv>
 
+#include "guard/clock/clock.h"
 #include "guard/log/json_string.h"
+#include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
@@ -55,6 +57,8 @@ const char* deny_detail(const Decision& d) {
       return "the client's country or network is not allowed on this route";
     case Reason::default_deny:
       return "no route matches and the default is deny";
+    case Reason::ban:
+      return "the client is banned from this route for a while";
     case Reason::rate_limit:
       return "rate limit exceeded";
     case Reason::none:
@@ -148,6 +152,21 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts, boo
       append_int(out, retry);
       out += "\r\n";
     }
+  }
+  if (d.reason == Reason::ban) {
+    // Until when, as Unix time: the decision's clock is monotonic, so measure from now.
+    const std::int64_t retry = retry_after_seconds(d.retry_after_ns);
+    body += ",\"until\":";
+    append_json_string(body, format_rfc3339(unix_ns() + d.retry_after_ns));
+    body += ",\"retry_after\":";
+    append_int(body, retry);
+    if (const LimitPolicy* limit = d.limit()) {
+      body += ",\"limit\":";
+      append_json_string(body, limit->name);
+    }
+    out += "Retry-After: ";
+    append_int(out, retry);
+    out += "\r\n";
   }
   body += ",\"detail\":";
   append_json_string(body, deny_detail(d));

@@ -8,22 +8,21 @@ void log_decision(const Decision& d, const ForwardRequest* request, const IpAddr
   char ip[64];
   const IpAddress& client = request != nullptr ? request->client_ip : peer;
   const std::size_t ip_len = client.format(ip);
-  const LimitPolicy* limit = d.reason == Reason::rate_limit ? d.limit() : nullptr;
+  const bool timed = d.reason == Reason::rate_limit || d.reason == Reason::ban;
+  const LimitPolicy* limit = timed ? d.limit() : nullptr;
   const ForwardRequest none;
   const ForwardRequest& r = request != nullptr ? *request : none;
-  log_buffered(
-      d.verdict == Verdict::allow ? "info" : "warn", "decision",
-      {{"verdict", to_string(d.verdict)},
-       {"reason", to_string(d.reason)},
-       {"route", d.route != nullptr ? std::string_view(d.route->name) : "default"},
-       {"rule", d.rule},
-       {"client_ip", std::string_view(ip, ip_len)},
-       {"method", r.method},
-       {"host", r.host},
-       {"path", r.path},
-       {"limit", limit != nullptr ? std::string_view(limit->name) : ""},
-       {"retry_after",
-        d.reason == Reason::rate_limit ? retry_after_seconds(d.retry_after_ns) : std::int64_t{0}}});
+  log_buffered(d.verdict == Verdict::allow ? "info" : "warn", "decision",
+               {{"verdict", to_string(d.verdict)},
+                {"reason", to_string(d.reason)},
+                {"route", d.route != nullptr ? std::string_view(d.route->name) : "default"},
+                {"rule", d.rule},
+                {"client_ip", std::string_view(ip, ip_len)},
+                {"method", r.method},
+                {"host", r.host},
+                {"path", r.path},
+                {"limit", limit != nullptr ? std::string_view(limit->name) : ""},
+                {"retry_after", timed ? retry_after_seconds(d.retry_after_ns) : std::int64_t{0}}});
 }
 
 bool sample_allowed(const LogSettings& log) {

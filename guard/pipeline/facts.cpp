@@ -1,14 +1,45 @@
 #include "guard/pipeline/facts.h"
 
-namespace edgeguard {
+#include <array>
 
-Facts resolve_facts(const Snapshot& snap, const Route& route, const IpAddress& client_ip,
-                    FactLookups lookups) {
+#include "guard/core/limit_key.h"
+
+namespace edgeguard {
+namespace {
+
+// The longest ban in force on `route` among the request's subjects: the client's address (a
+// ban by hand may name it on any route) and the subject of each limit of the route that bans.
+std::int64_t banned_until(const Snapshot& snap, const Route& route, const ForwardRequest& request,
+                          const Facts& facts, std::int64_t now_ns) {
+  const Policy& policy = *snap.policy;
+  if (snap.bans == nullptr || snap.bans->empty() || route.is_default) return 0;
+  if (policy.bans.exempt.contains(facts.client_ip)) return 0;
+  char ip[kMaxIpSubject];
+  const std::string_view ip_subject(
+      ip, format_ip_subject(facts.client_ip, policy.client_ip.ipv6_prefix, ip));
+  std::int64_t until = snap.bans->banned_until(ip_subject, route.name, now_ns);
+  std::array<char, 1024> buf;
+  for (const LimitPolicy& limit : route.limits) {
+    if (!limit.ban) continue;
+    const std::size_t n =
+        ban_subject(route, limit, request, facts, policy.client_ip.ipv6_prefix, buf);
+    const std::string_view subject(buf.data(), n);
+    if (n == 0 || subject == ip_subject) continue;
+    until = std::max(until, snap.bans->banned_until(subject, route.name, now_ns));
+  }
+  return until;
+}
+
+}  // namespace
+
+Facts resolve_facts(const Snapshot& snap, const Route& route, const ForwardRequest& request,
+                    std::int64_t now_ns, FactLookups lookups) {
   Facts facts;
-  facts.client_ip = client_ip;
+  facts.client_ip = request.client_ip;
   const bool all = lookups == FactLookups::all;
-  if (snap.geo && (all || route.geo)) facts.geo = snap.geo->lookup(client_ip);
-  if (snap.nodes && (all || route.tailnet)) facts.node = snap.nodes->find_entry(client_ip);
+  if (snap.geo && (all || route.geo)) facts.geo = snap.geo->lookup(facts.client_ip);
+  if (snap.nodes && (all || route.tailnet)) facts.node = snap.nodes->find_entry(facts.client_ip);
+  facts.banned_until_ns = banned_until(snap, route, request, facts, now_ns);
   return facts;
 }
 

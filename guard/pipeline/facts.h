@@ -1,7 +1,8 @@
 #pragma once
 // Facts about a client, resolved from the snapshot's data sources before the core decides: its
-// country and AS from GeoIP, and the enrolled tailnet node at its address. Lookups only: memory-
-// mapped databases and sorted tables, no I/O, no allocation.
+// country and AS from GeoIP, the enrolled tailnet node at its address, and whether one of the
+// request's subjects is banned on the route. Lookups only: memory-mapped databases, sorted
+// tables, the lock-free ban index; no I/O, no allocation.
 #include "guard/core/decision.h"
 #include "guard/pipeline/snapshot.h"
 
@@ -12,7 +13,7 @@ enum class FactLookups : std::uint8_t {
   all,        // everything known about the client (explain shows it all)
 };
 
-Facts resolve_facts(const Snapshot& snap, const Route& route, const IpAddress& client_ip,
-                    FactLookups lookups = FactLookups::for_route);
+Facts resolve_facts(const Snapshot& snap, const Route& route, const ForwardRequest& request,
+                    std::int64_t now_ns, FactLookups lookups = FactLookups::for_route);
 
 }  // namespace edgeguard

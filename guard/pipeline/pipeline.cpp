@@ -7,7 +7,7 @@ bool Pipeline::begin(const Snapshot& snap, const ForwardRequest& request, std::i
   const Policy& policy = *snap.policy;
   request_ = request;
   const Route& route = policy.match(request.host, request.path, request.method);
-  facts_ = resolve_facts(snap, route, request.client_ip, lookups);
+  facts_ = resolve_facts(snap, route, request_, now_ns, lookups);
   return edgeguard::begin(policy, route, request_, facts_, now_ns, pending_, trace);
 }
 

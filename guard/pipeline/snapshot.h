@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "guard/bans/ban_table.h"
 #include "guard/geoip/geo_database.h"
 #include "guard/pipeline/decision_stats.h"
 #include "guard/policy/policy.h"
@@ -23,6 +24,7 @@ struct Snapshot {
   ClientIpStrategy client_ip;
   std::shared_ptr<const GeoDatabase> geo;      // null when not configured
   std::shared_ptr<const NodeDirectory> nodes;  // null when not configured
+  const BanTable* bans = nullptr;              // the service's (it outlives every snapshot)
 
   RouteStats& stats(const Route& route) const {
     return *route_stats[static_cast<std::size_t>(route.index)];

@@ -10,6 +10,7 @@
 
 #include <re2/re2.h>
 
+#include "guard/bans/ban.h"
 #include "guard/limit/gcra.h"
 #include "guard/net/cidr_set.h"
 #include "guard/tailnet/node_list_format.h"
@@ -45,6 +46,12 @@ struct KeyPart {
   int header_slot = -1;  // for `header:NAME`: index into ForwardRequest::key_headers
 };
 
+// `ban:` on a limit: when it denies, the key's subject is banned (SPEC section 9).
+struct BanRule {
+  std::int64_t for_ns = 15 * 60'000'000'000LL;  // the first ban; later ones escalate
+  bool scope_all = false;                       // every route, not only this one
+};
+
 struct LimitPolicy {
   std::string name;
   GcraRate rate;
@@ -53,6 +60,7 @@ struct LimitPolicy {
   std::vector<KeyPart> key;
   std::string rate_limit_policy;  // precomputed `"per-ip";q=10;w=60` for RateLimit-Policy
   std::string key_prefix;         // "route\x1flimit": keys are scoped by route and limit name
+  std::optional<BanRule> ban;
 };
 
 struct GeoRule {
@@ -151,6 +159,14 @@ struct LogSettings {
   double allow_sample = 1.0;  // fraction of them
 };
 
+// `bans:` at the top level: who is never banned, how repeat offences escalate, and how many
+// active bans a process holds (guard/bans/ban_table.h).
+struct BanSettings {
+  CidrSet exempt;
+  Escalation escalation;
+  std::size_t max_active = 100'000;
+};
+
 struct Policy {
   std::string source_path;
   std::string listen = "127.0.0.1:8080";
@@ -164,6 +180,7 @@ struct Policy {
   TailnetSettings tailnet;
   LogSettings log;
   ServerSettings server;
+  BanSettings bans;
   std::vector<Route> routes;
   Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "guard/text/rfc3339.h"
+
 namespace edgeguard {
 
 // Request headers a record can carry (`request_<Name>` fields): the client-ip header and the
@@ -47,7 +49,6 @@ class AccessLogParser {
 // RFC 3339 (as Go's time.RFC3339Nano writes it: "2024-05-01T12:34:56.123456789Z", fraction
 // optional, "Z" or "+hh:mm"/"-hh:mm") to nanoseconds since the Unix epoch.
 std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text);
-// The inverse, always UTC with a "Z" and whole seconds (for reports).
-std::string format_rfc3339(std::int64_t ns);
+// The inverse is format_rfc3339() (guard/text/rfc3339.h).
 
 }  // namespace edgeguard

@@ -1,8 +1,8 @@
 #include "guard/server/forward_auth_handler.h"
 
+#include "guard/clock/clock.h"
 #include "guard/http/response.h"
 #include "guard/log/decision_log.h"
-#include "guard/server/monotonic_clock.h"
 
 namespace edgeguard {
 

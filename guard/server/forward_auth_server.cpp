@@ -5,8 +5,8 @@
 
 #include <chrono>
 
+#include "guard/clock/clock.h"
 #include "guard/net/host_port.h"
-#include "guard/server/monotonic_clock.h"
 #include "guard/server/worker.h"
 
 namespace edgeguard {

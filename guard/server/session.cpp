@@ -7,8 +7,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "guard/clock/clock.h"
 #include "guard/http/response.h"
-#include "guard/server/monotonic_clock.h"
 #include "guard/server/worker.h"
 
 namespace edgeguard {

@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include "guard/clock/clock.h"
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
 #include "guard/text/ascii.h"
+#include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
@@ -36,7 +38,10 @@ std::unique_ptr<Service> Service::create(std::shared_ptr<const Policy> policy,
                                          std::string config_path, std::string* error) {
   auto s = std::make_unique<Service>();
   s->config_path_ = std::move(config_path);
-  s->local_store_ = std::make_unique<LocalLimitStore>(policy->store.max_buckets);
+  s->ban_table_ = std::make_unique<BanTable>(policy->bans.max_active);
+  s->local_bans_ = std::make_unique<LocalBans>(*s->ban_table_, &s->ban_log_);
+  s->local_store_ =
+      std::make_unique<LocalLimitStore>(policy->store.max_buckets, s->local_bans_.get());
   if (!s->open_sources(*policy, error)) return nullptr;
   s->config_stamp_ = s->stat_config();
   s->publish(std::move(policy));
@@ -71,8 +76,10 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
 
 void Service::publish(std::shared_ptr<const Policy> policy) {
   std::lock_guard lock(publish_mu_);
-  snapshot_.store(make_snapshot(std::move(policy), geo_ ? geo_->current() : nullptr,
-                                tailnet_ ? tailnet_->current() : nullptr, &decisions_));
+  auto snap = make_snapshot(std::move(policy), geo_ ? geo_->current() : nullptr,
+                            tailnet_ ? tailnet_->current() : nullptr, &decisions_);
+  snap->bans = ban_table_.get();
+  snapshot_.store(std::move(snap));
   generation_.fetch_add(1, std::memory_order_release);
 }
 
@@ -138,8 +145,25 @@ void Service::maintain(std::int64_t now_ns) {
   if (changed) publish(snapshot()->policy);
 }
 
+void Service::BanLog::made(const Ban& ban, std::int64_t now_ns) {
+  stats_.count(ban.route, ban.source);
+  log_event("warn", "ban",
+            {{"subject", ban.subject},
+             {"route", ban.route},
+             {"until", format_rfc3339(to_unix_ns(ban.until_ns))},
+             {"seconds", retry_after_seconds(ban.until_ns - now_ns)},
+             {"count", ban.count},
+             {"reason", ban.reason},
+             {"source", to_string(ban.source)}});
+}
+
+void Service::BanLog::lifted(const std::string& subject, std::size_t bans, std::int64_t) {
+  log_event("info", "unban", {{"subject", subject}, {"bans", bans}});
+}
+
 void Service::write_metrics(MetricsWriter& w) const {
   decisions_.write(w);
+  ban_stats_.write(w, ban_table_->active(monotonic_ns()));
   w.gauge("edgeguard_local_buckets", "Rate-limit buckets held in this process.",
           static_cast<double>(local_store_->local_bucket_count()));
   w.family("edgeguard_config_reloads_total", "counter", "Configuration reloads by result.");

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "guard/bans/ban_stats.h"
+#include "guard/bans/ban_table.h"
+#include "guard/bans/local_bans.h"
 #include "guard/geoip/geoip_source.h"
 #include "guard/metrics/registry.h"
 #include "guard/pipeline/decision_stats.h"
@@ -38,6 +41,10 @@ class Service {
   MetricsRegistry& metrics() { return metrics_; }
   const DecisionStats& decision_stats() const { return decisions_; }
   LocalLimitStore& local_store() { return *local_store_; }
+  // The bans this process enforces (every replica holds them all) and makes in local mode.
+  BanTable& ban_table() { return *ban_table_; }
+  LocalBans& local_bans() { return *local_bans_; }
+  BanStats& ban_stats() { return ban_stats_; }
   const std::string& config_path() const { return config_path_; }
   bool ready() const;
 
@@ -59,8 +66,23 @@ class Service {
     std::atomic<std::uint64_t> geoip_load_errors{0};
   };
 
+  // Logs and counts each ban this process makes or lifts.
+  class BanLog final : public BanEvents {
+   public:
+    explicit BanLog(BanStats& stats) : stats_(stats) {}
+    void made(const Ban& ban, std::int64_t now_ns) override;
+    void lifted(const std::string& subject, std::size_t bans, std::int64_t now_ns) override;
+
+   private:
+    BanStats& stats_;
+  };
+
   std::string config_path_;
   MetricsRegistry metrics_;
+  BanStats ban_stats_;
+  BanLog ban_log_{ban_stats_};
+  std::unique_ptr<BanTable> ban_table_;
+  std::unique_ptr<LocalBans> local_bans_;
   DecisionStats decisions_;
   Stats stats_;
   std::unique_ptr<LocalLimitStore> local_store_;

@@ -14,7 +14,7 @@ constexpr std::size_t kEvictionWindow = 16;
 
 }  // namespace
 
-LocalLimitStore::LocalLimitStore(std::size_t max_buckets) {
+LocalLimitStore::LocalLimitStore(std::size_t max_buckets, LocalBans* bans) : bans_(bans) {
   const std::size_t max_live_per_shard = std::max<std::size_t>(max_buckets / kShards, 4);
   // Keep the table at most 3/4 full of live buckets.
   max_slots_per_shard_ = std::bit_ceil(max_live_per_shard * 4 / 3 + 1);
@@ -143,6 +143,15 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
     for (std::size_t i = 0; i < n; ++i) slots[i]->tat = results[i].new_tat;
   }
   for (std::size_t i = distinct; i-- > 0;) shards_[order[i]].mu.unlock();
+  // The denying call's ban, outside the bucket locks (the ban table has its own).
+  if (!out.allowed && !dry_run && bans_ != nullptr) {
+    if (const BanOrder* ban = calls[static_cast<std::size_t>(out.denied_index)].ban) {
+      const LocalBans::Result made = bans_->make(*ban, now_ns);
+      out.ban_until_ns = made.until_ns;
+      out.ban_count = made.count;
+      out.ban_made = made.made;
+    }
+  }
   return out;
 }
 

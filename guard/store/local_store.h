@@ -10,13 +10,15 @@
 #include <span>
 #include <vector>
 
+#include "guard/bans/local_bans.h"
 #include "guard/store/store.h"
 
 namespace edgeguard {
 
 class LocalLimitStore final : public ImmediateLimitStore {
  public:
-  explicit LocalLimitStore(std::size_t max_buckets);
+  // `bans` makes the bans that calls order (null: nobody is banned); it must outlive the store.
+  explicit LocalLimitStore(std::size_t max_buckets, LocalBans* bans = nullptr);
 
   std::optional<LimitOutcome> try_admit(std::span<const LimitCall> calls, std::int64_t now_ns,
                                         bool dry_run) override;
@@ -49,6 +51,7 @@ class LocalLimitStore final : public ImmediateLimitStore {
   void maybe_rebuild(Shard& shard, std::int64_t now);
   void rebuild(Shard& shard, std::int64_t now);
 
+  LocalBans* bans_;
   std::size_t max_slots_per_shard_;
   std::array<Shard, kShards> shards_;
 };

@@ -5,12 +5,16 @@
 //
 // Contract for every store: all limits are checked before any is charged, so a request denied by
 // one limit consumes no token from the others; `dry_run` checks without charging (explain).
+// A call may carry a ban order: when that call is the one that denies, the store bans its
+// subject in the same step (one atomic script in Redis), unless the subject is banned already,
+// and says so in the outcome. A dry run bans nobody.
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
 
+#include "guard/bans/ban.h"
 #include "guard/limit/gcra.h"
 
 namespace edgeguard {
@@ -19,6 +23,7 @@ struct LimitCall {
   GcraRate rate;
   std::string_view key;      // canonical bytes: scoped by route and limit name (core/limit_key.h)
   std::uint64_t key_hash{};  // seeded hash of `key`, used by the local store
+  const BanOrder* ban = nullptr;
 };
 
 struct LimitOutcome {
@@ -29,6 +34,11 @@ struct LimitOutcome {
   int nearest_index = -1;           // when allowed: the call with the fewest tokens left
   std::int64_t reset_ns = 0;
   bool from_fallback = false;  // answered by on_error policy because the shared store failed
+  // When the denying call carried a ban order: the ban's end (the caller's clock) and its
+  // number within the escalation memory; `ban_made` is false when it was already in force.
+  std::int64_t ban_until_ns = 0;
+  std::int64_t ban_count = 0;
+  bool ban_made = false;
 };
 
 class LimitStore {

@@ -119,6 +119,9 @@ def main():
         if status != 200:
             raise SystemExit('/metrics answered %d' % status)
         exposed = set(re.findall(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)', text, re.M))
+        # A labelled counter has no sample before its first event (edgeguard_bans_total with no
+        # ban yet), as in every Prometheus client: its TYPE line is the family's declaration.
+        exposed |= set(re.findall(r'^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) ', text, re.M))
         names = [l.strip() for l in open(metrics_txt) if l.strip() and not l.startswith('#')]
         missing = [n for n in names
                    if n not in exposed and not {n + '_bucket', n + '_count'} <= exposed]

@@ -106,6 +106,7 @@ class Server {
   bool started() const { return port_ > 0; }
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
+  pid_t pid() const { return pid_; }
   std::string stdout_text() const;
   std::string stderr_text() const;
 
