@@ -4,7 +4,6 @@
 
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
-#include "guard/text/ascii.h"
 
 namespace edgeguard {
 namespace {
@@ -81,8 +80,7 @@ void Service::publish(std::shared_ptr<const Policy> policy) {
     metrics_.set_limit_names(r.name, std::move(limit_names));
   }
   snap->route_stats.push_back(metrics_.route(policy->default_route.name));
-  snap->capture.client_ip_header = ascii_lower(policy->client_ip.header);
-  snap->capture.key_headers = policy->key_header_names;
+  snap->capture = CapturePlan(policy->client_ip.header, policy->key_header_names);
   snap->client_ip.depth = policy->client_ip.depth;
   snap->client_ip.trusted_hops =
       policy->client_ip.trusted_hops ? &*policy->client_ip.trusted_hops : nullptr;

@@ -54,12 +54,6 @@ routes:
 default: allow
 )";
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 std::string upper(std::string s) {
   for (char& c : s) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
@@ -84,9 +78,10 @@ class Pipeline {
   explicit Pipeline(std::shared_ptr<const Policy> policy,
                     std::shared_ptr<const GeoDatabase> geo = nullptr,
                     std::shared_ptr<const NodeDirectory> nodes = nullptr)
-      : policy_(std::move(policy)), geo_(std::move(geo)), nodes_(std::move(nodes)) {
-    plan_.client_ip_header = lower(policy_->client_ip.header);
-    plan_.key_headers = policy_->key_header_names;
+      : policy_(std::move(policy)),
+        geo_(std::move(geo)),
+        nodes_(std::move(nodes)),
+        plan_(policy_->client_ip.header, policy_->key_header_names) {
     strategy_.depth = policy_->client_ip.depth;
     strategy_.trusted_hops =
         policy_->client_ip.trusted_hops ? &*policy_->client_ip.trusted_hops : nullptr;
