@@ -40,9 +40,9 @@ RedisStoreConfig redis_config(const RedisSettings& s) {
 
 StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io_context&)
     : impl_(std::make_unique<Impl>(Impl{service, nullptr, {}})) {
-  if (policy.store.type != StoreType::redis) return;
+  if (policy.settings.store.type != StoreType::redis) return;
   std::string error;
-  impl_->redis = RedisSharedState::create(redis_config(policy.store.redis), &error);
+  impl_->redis = RedisSharedState::create(redis_config(policy.settings.store.redis), &error);
   if (!impl_->redis) {
     error_ = error;
     return;

@@ -130,7 +130,7 @@ bool evaluate_rules(const Route& route, const Facts& facts, Decision& d, Trace* 
     }
   }
   if (route.geo) {
-    if (ip.is_private_or_local()) {
+    if (ip.is_private_or_local() || route.geo->tailnet_ranges.contains(ip)) {
       note(trace, "geo", "pass", "private, loopback or tailnet address: not judged by country");
     } else if (const char* why = geo_refusal(*route.geo, facts)) {
       note(trace, "geo", "deny", why);

@@ -144,7 +144,7 @@ Replay::Replay(const Policy& policy, const GeoDatabase* geo, const NodeDirectory
       nodes_(nodes),
       // Room for every key a long log can hold: replay has no memory target to meet.
       store_(std::make_unique<LocalLimitStore>(
-          std::max<std::size_t>(policy.store.max_buckets, 4'000'000))),
+          std::max<std::size_t>(policy.settings.store.max_buckets, 4'000'000))),
       routes_(policy.routes.size() + 1) {
   strategy_.depth = policy.client_ip.depth;
   strategy_.trusted_hops =
