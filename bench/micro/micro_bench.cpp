@@ -356,7 +356,6 @@ ForwardHeaders headers_of(const Call& c) {
   h.host_present = true;
   h.uri = c.uri;
   h.uri_present = true;
-  h.proto = "https";
   h.client_ip = c.xff;
   h.client_ip_present = true;
   return h;

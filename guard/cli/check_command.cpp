@@ -65,7 +65,7 @@ int run_check(int argc, char** argv) {
   std::printf("%s: ok, %zu routes (first match wins), default %s, store %s\n",
               p.source_path.c_str(), p.routes.size(),
               p.default_route.default_deny ? "deny" : "allow",
-              p.store.type == StoreType::redis ? "redis" : "local");
+              p.settings.store.type == StoreType::redis ? "redis" : "local");
   for (const auto& r : p.routes) std::printf("  %s", describe_route(r).c_str());
   return 0;
 }

@@ -45,8 +45,11 @@ int run_serve(int argc, char** argv) {
     return 1;
   }
 
-  const int threads = policy->threads > 0
-                          ? policy->threads
+  // Listeners, threads and stores are built once from the restart-only settings; a reload
+  // that would change them is refused (Service::reload_config).
+  const RestartSettings& settings = policy->settings;
+  const int threads = settings.threads > 0
+                          ? settings.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ForwardAuthServer server(*service, threads);
   boost::asio::io_context maintenance;
@@ -57,7 +60,7 @@ int run_serve(int argc, char** argv) {
     return 1;
   }
   server.set_store_factory(stores.factory());
-  if (!server.bind(policy->listen, &error)) {
+  if (!server.bind(settings.listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
@@ -72,7 +75,7 @@ int run_serve(int argc, char** argv) {
                                     *why = "no policy loaded";
                                     return false;
                                   }});
-  if (!admin.bind(policy->admin_listen, &error)) {
+  if (!admin.bind(settings.admin_listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
@@ -117,12 +120,12 @@ int run_serve(int argc, char** argv) {
   log_event("info", "started",
             {{"version", EDGEGUARD_VERSION},
              {"config", config_path},
-             {"listen", policy->listen},
+             {"listen", settings.listen},
              {"port", static_cast<int>(server.port())},
              {"admin_port", static_cast<int>(admin.port())},
              {"threads", threads},
              {"routes", policy->routes.size()},
-             {"store", policy->store.type == StoreType::redis ? "redis" : "local"}});
+             {"store", settings.store.type == StoreType::redis ? "redis" : "local"}});
   maintenance.run();
   if (drainer.joinable()) drainer.join();
   log_event("info", "stopped", {});

@@ -62,9 +62,9 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
     : impl_(std::make_unique<Impl>(service)) {
   Impl* impl = impl_.get();
   impl->registration = service.metrics().add([impl](MetricsWriter& w) { impl->write_metrics(w); });
-  if (policy.store.type != StoreType::redis) return;
+  if (policy.settings.store.type != StoreType::redis) return;
   std::string error;
-  impl_->redis = RedisSharedState::create(redis_config(policy.store.redis), &error);
+  impl_->redis = RedisSharedState::create(redis_config(policy.settings.store.redis), &error);
   if (!impl_->redis) {
     error_ = error;
     return;

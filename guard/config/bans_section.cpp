@@ -7,8 +7,10 @@ constexpr std::int64_t kYear = 365LL * 24 * 3600 * 1'000'000'000;
 
 }  // namespace
 
-void read_bans(const YAML::Node& n, const IpSets& sets, BanSettings& b) {
+void read_bans(const YAML::Node& n, const IpSets& sets, BanSettings& b, std::size_t& max_active,
+               const SettingsReader& settings) {
   MapReader m(n, "bans");
+  settings.note("bans", n);
   if (auto v = m.get("exempt")) b.exempt = sets.set(v, "bans.exempt");
   if (auto v = m.get("escalation")) {
     MapReader e(v, "bans.escalation");
@@ -29,7 +31,8 @@ void read_bans(const YAML::Node& n, const IpSets& sets, BanSettings& b) {
     e.finish();
   }
   if (auto v = m.get("max_active")) {
-    b.max_active = static_cast<std::size_t>(as_int(v, "bans.max_active", 16, 10'000'000));
+    max_active = static_cast<std::size_t>(as_int(v, "bans.max_active", 16, 10'000'000));
+    settings.note("bans.max_active", v);
   }
   m.finish();
 }

@@ -20,16 +20,18 @@ using namespace config;
 // sections refer to earlier ones) into one Policy.
 class Loader {
  public:
-  explicit Loader(std::string base_dir) : settings_(std::move(base_dir)) {}
+  Loader(std::string base_dir, SettingPositions& positions)
+      : settings_(std::move(base_dir), positions) {}
 
   std::shared_ptr<Policy> load(const YAML::Node& root) {
     auto p = std::make_shared<Policy>();
     if (!root || root.IsNull()) fail(root, "the file is empty");
     MapReader top(root, "the top level");
     if (auto n = top.get("ip_sets")) sets_.read(n);  // first: later sections name these sets
-    if (auto n = top.get("listen")) p->listen = as_address(n, "listen");
-    if (auto n = top.get("admin_listen")) p->admin_listen = as_address(n, "admin_listen");
-    if (auto n = top.get("threads")) p->threads = static_cast<int>(as_int(n, "threads", 0, 256));
+    RestartSettings& s = p->settings;
+    if (auto n = top.get("listen")) s.listen = settings_.address(n, "listen");
+    if (auto n = top.get("admin_listen")) s.admin_listen = settings_.address(n, "admin_listen");
+    if (auto n = top.get("threads")) s.threads = settings_.threads(n);
     if (auto n = top.get("callers")) {
       for (const auto& c : as_list(n, "callers")) p->callers.add(as_cidr(c, "callers"));
     } else {
@@ -38,12 +40,13 @@ class Loader {
     p->callers.finish();
     if (auto n = top.get("client_ip")) client_ip(n, *p);
     if (auto n = top.get("responses")) read_responses(n, p->responses);
-    if (auto n = top.get("store")) settings_.store(n, p->store);
-    if (auto n = top.get("geoip")) settings_.geoip(n, p->geoip);
-    if (auto n = top.get("tailnet")) settings_.tailnet(n, p->tailnet);
+    if (auto n = top.get("store")) settings_.store(n, s.store);
+    if (auto n = top.get("geoip")) settings_.geoip(n, s.geoip);
+    p->tailnet.ranges = default_tailnet_ranges();
+    if (auto n = top.get("tailnet")) settings_.tailnet(n, p->tailnet, s.tailnet_nodes);
     if (auto n = top.get("log")) log(n, p->log);
     if (auto n = top.get("server")) server(n, p->server);
-    if (auto n = top.get("bans")) read_bans(n, sets_, p->bans);
+    if (auto n = top.get("bans")) read_bans(n, sets_, p->bans, s.bans_max_active, settings_);
     if (auto n = top.get("routes")) {
       RouteCompiler routes(sets_, *p);
       std::set<std::string> names;
@@ -122,7 +125,7 @@ PolicyLoad parse_policy(std::string_view yaml, const std::string& source_name,
   PolicyLoad out;
   try {
     const YAML::Node root = YAML::Load(std::string(yaml));
-    Loader loader(base_dir);
+    Loader loader(base_dir, out.positions);
     auto policy = loader.load(root);
     policy->source_path = source_name;
     out.policy = std::move(policy);
@@ -131,7 +134,21 @@ PolicyLoad parse_policy(std::string_view yaml, const std::string& source_name,
   } catch (const YAML::Exception& e) {
     out.error = format_error(source_name, e.mark, e.msg);
   }
+  if (!out.policy) out.positions.clear();
   return out;
+}
+
+std::string PolicyLoad::locate(std::string_view setting) const {
+  const std::string source = policy ? policy->source_path : std::string("-");
+  for (std::string_view name = setting; !name.empty();) {
+    if (auto it = positions.find(name); it != positions.end()) {
+      return source + ":" + std::to_string(it->second.line) + ":" +
+             std::to_string(it->second.column);
+    }
+    const auto dot = name.rfind('.');
+    name = name.substr(0, dot == std::string_view::npos ? 0 : dot);
+  }
+  return source + ":1:1";
 }
 
 PolicyLoad load_policy_file(const std::string& path) {

@@ -2,6 +2,7 @@
 // YAML -> compiled Policy. Strict: an unknown key, a wrong type or a bad value is an error that
 // names the place as FILE:LINE:COL. Loading never half-succeeds: either a whole new policy or
 // an error, so a refused reload leaves the old policy serving.
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,9 +11,22 @@
 
 namespace edgeguard {
 
+// A place in the config file, from 1.
+struct SourcePosition {
+  int line = 1;
+  int column = 1;
+};
+
 struct PolicyLoad {
   std::shared_ptr<const Policy> policy;
   std::string error;  // "FILE:LINE:COL: message" when policy is null
+  // Where the file writes each restart-only setting and each section holding one ("listen",
+  // "store", "store.redis", "store.redis.on_error", …), so a reload refusal can point at it.
+  std::map<std::string, SourcePosition, std::less<>> positions;
+
+  // "FILE:LINE:COL" of `setting`, else of its nearest enclosing section the file writes, else
+  // FILE:1:1 (a setting removed from the file). Needs `policy`.
+  std::string locate(std::string_view setting) const;
 };
 
 PolicyLoad load_policy_file(const std::string& path);

@@ -103,8 +103,7 @@ void RouteCompiler::tailnet_rule(const YAML::Node& n, Route& r) {
   if (auto v = m.get("users")) t.users = as_strings(v, "tailnet.users");
   if (auto v = m.get("shadow")) t.shadow = as_bool(v, "tailnet.shadow");
   m.finish();
-  if (!policy_.tailnet.configured ||
-      (policy_.tailnet.file.empty() && policy_.tailnet.command.empty())) {
+  if (!policy_.settings.tailnet_nodes.configured()) {
     fail(n, "route " + r.name + " has a tailnet rule but the top-level tailnet.nodes is not set");
   }
   r.tailnet = std::move(t);
@@ -151,14 +150,15 @@ void RouteCompiler::geo_rule(const YAML::Node& n, Route& r) {
   }
   if (auto v = m.get("shadow")) g.shadow = as_bool(v, "geo.shadow");
   m.finish();
+  g.tailnet_ranges = policy_.tailnet.ranges;
   if (!g.allow_countries.empty() && !g.deny_countries.empty()) {
     fail(n, "geo: use allow_countries or deny_countries, not both");
   }
   if ((!g.allow_countries.empty() || !g.deny_countries.empty()) &&
-      policy_.geoip.country_db.empty()) {
+      policy_.settings.geoip.country_db.empty()) {
     fail(n, "route " + r.name + " has country rules but geoip.country_db is not set");
   }
-  if ((!g.allow_asns.empty() || !g.deny_asns.empty()) && policy_.geoip.asn_db.empty()) {
+  if ((!g.allow_asns.empty() || !g.deny_asns.empty()) && policy_.settings.geoip.asn_db.empty()) {
     fail(n, "route " + r.name + " has ASN rules but geoip.asn_db is not set");
   }
   r.geo = std::move(g);

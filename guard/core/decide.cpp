@@ -144,7 +144,7 @@ bool begin(const Policy& policy, const Route& route, const ForwardRequest& reque
     }
   }
   if (route.geo) {
-    if (ip.is_private_or_local()) {
+    if (ip.is_private_or_local() || route.geo->tailnet_ranges.contains(ip)) {
       note(trace, "geo", "pass", "private, loopback or tailnet address: not judged by country");
     } else if (const char* why = geo_refusal(*route.geo, facts)) {
       note(trace, "geo", "deny", why);

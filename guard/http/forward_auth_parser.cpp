@@ -40,10 +40,10 @@ void ForwardAuthParser::capture_once(std::string_view header, std::string_view& 
 void ForwardAuthParser::on_field_impl(field f, sv name_in, sv value_in, error_code& ec) {
   if (f == field::transfer_encoding) saw_transfer_encoding_ = true;
   const std::string_view name(name_in.data(), name_in.size());
+  // Most headers (Host, User-Agent, Accept, cookies) are skipped by their length alone.
+  if (!plan_.may_capture(name.size())) return;
   const std::string_view value(value_in.data(), value_in.size());
-  if (name.size() < 6) return;
-  bool unused = false;
-  if (iequals_lower(name, plan_.client_ip_header)) {
+  if (iequals_lower(name, plan_.client_ip_header())) {
     capture(headers_.client_ip, headers_.client_ip_present, value, ec);
   } else if (iequals_lower(name, "x-forwarded-method")) {
     capture_once("X-Forwarded-Method", headers_.method, headers_.method_present, value, ec);
@@ -51,12 +51,10 @@ void ForwardAuthParser::on_field_impl(field f, sv name_in, sv value_in, error_co
     capture_once("X-Forwarded-Host", headers_.host, headers_.host_present, value, ec);
   } else if (iequals_lower(name, "x-forwarded-uri")) {
     capture_once("X-Forwarded-Uri", headers_.uri, headers_.uri_present, value, ec);
-  } else if (iequals_lower(name, "x-forwarded-proto")) {
-    unused = false;
-    capture(headers_.proto, unused, value, ec);
   }
-  for (std::size_t i = 0; i < plan_.key_headers.size() && i < kMaxKeyHeaders; ++i) {
-    if (iequals_lower(name, plan_.key_headers[i])) {
+  const auto& keys = plan_.key_headers();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (iequals_lower(name, keys[i])) {
       bool present = !headers_.key_headers[i].empty();
       capture(headers_.key_headers[i], present, value, ec);
     }

@@ -1,7 +1,5 @@
 #include "guard/pipeline/snapshot.h"
 
-#include "guard/text/ascii.h"
-
 namespace edgeguard {
 
 std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
@@ -18,8 +16,7 @@ std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
     }
     snap->route_stats.push_back(stats->route(policy->default_route.name));
   }
-  snap->capture.client_ip_header = ascii_lower(policy->client_ip.header);
-  snap->capture.key_headers = policy->key_header_names;
+  snap->capture = CapturePlan(policy->client_ip.header, policy->key_header_names);
   snap->client_ip.depth = policy->client_ip.depth;
   snap->client_ip.trusted_hops =
       policy->client_ip.trusted_hops ? &*policy->client_ip.trusted_hops : nullptr;

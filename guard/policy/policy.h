@@ -13,7 +13,7 @@
 #include "guard/bans/ban.h"
 #include "guard/limit/gcra.h"
 #include "guard/net/cidr_set.h"
-#include "guard/tailnet/node_list_format.h"
+#include "guard/policy/restart_settings.h"
 
 namespace edgeguard {
 
@@ -70,6 +70,7 @@ struct GeoRule {
   std::vector<std::uint32_t> deny_asns;
   bool unknown_allow = true;
   bool shadow = false;
+  CidrSet tailnet_ranges;  // Policy::tailnet.ranges: addresses this rule never judges
 };
 
 // `require: enrolled` is the rule's only mode: the client must be an enrolled node.
@@ -104,39 +105,12 @@ struct Route {
   bool matches_path(std::string_view path) const;
 };
 
-enum class StoreType : std::uint8_t { local, redis };
-enum class OnError : std::uint8_t { local, allow, deny };
-
-struct RedisSettings {
-  std::string address;             // host:port
-  std::vector<std::string> nodes;  // Redis Cluster seed nodes
-  std::string username;
-  std::string password_file;
-  int db = 0;
-  std::int64_t timeout_ns = 20'000'000;
-  OnError on_error = OnError::local;
-  int connections = 1;  // per io thread and per Redis node
-};
-
-struct StoreSettings {
-  StoreType type = StoreType::local;
-  std::size_t max_buckets = 1'000'000;
-  RedisSettings redis;
-};
-
-struct GeoIpSettings {
-  std::string country_db;
-  std::string asn_db;
-  std::string country_field;
-};
-
+// The reloadable part of `tailnet:` (the node source is a RestartSettings).
 struct TailnetSettings {
-  std::vector<Cidr> ranges;
-  NodeListFormat format = NodeListFormat::tailscale_status;
-  std::string file;
-  std::vector<std::string> command;
-  std::int64_t refresh_ns = 30'000'000'000;
-  bool configured = false;
+  // Tailnet addresses: never judged by country, and the only addresses a node may be enrolled
+  // with. Default: Tailscale's 100.64.0.0/10 and fd7a:115c:a1e0::/48.
+  CidrSet ranges;
+  std::int64_t refresh_ns = 30'000'000'000;  // how often a command source runs again
 };
 
 struct ClientIpSettings {
@@ -159,24 +133,19 @@ struct LogSettings {
   double allow_sample = 1.0;  // fraction of them
 };
 
-// `bans:` at the top level: who is never banned, how repeat offences escalate, and how many
-// active bans a process holds (guard/bans/ban_table.h).
+// `bans:` at the top level: who is never banned and how repeat offences escalate (a reload
+// applies both). How many active bans a process holds is a restart setting (bans.max_active).
 struct BanSettings {
   CidrSet exempt;
   Escalation escalation;
-  std::size_t max_active = 100'000;
 };
 
 struct Policy {
   std::string source_path;
-  std::string listen = "127.0.0.1:8080";
-  std::string admin_listen = "127.0.0.1:9090";
-  int threads = 0;
+  RestartSettings settings;  // fixed for the life of the process; a reload may not change them
   CidrSet callers;
   ClientIpSettings client_ip;
   Responses responses;
-  StoreSettings store;
-  GeoIpSettings geoip;
   TailnetSettings tailnet;
   LogSettings log;
   ServerSettings server;

@@ -142,7 +142,7 @@ Replay::Replay(const Snapshot& snapshot)
       policy_(*snapshot.policy),
       // Room for every key a long log can hold: replay has no memory target to meet.
       store_(std::make_unique<LocalLimitStore>(
-          std::max<std::size_t>(policy_.store.max_buckets, 4'000'000))),
+          std::max<std::size_t>(policy_.settings.store.max_buckets, 4'000'000))),
       routes_(policy_.routes.size() + 1) {
   header_is_xff_ = iequals_ascii(policy_.client_ip.header, "X-Forwarded-For");
   for (std::size_t i = 0; i < routes_.size(); ++i) {

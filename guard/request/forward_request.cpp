@@ -2,6 +2,7 @@
 
 #include "guard/request/host_normalize.h"
 #include "guard/request/path_normalize.h"
+#include "guard/text/ascii.h"
 
 namespace edgeguard {
 namespace {
@@ -13,6 +14,20 @@ bool is_token_char(char c) {
 }
 
 }  // namespace
+
+CapturePlan::CapturePlan(std::string_view client_ip_header, std::vector<std::string> key_headers)
+    : client_ip_header_(ascii_lower(client_ip_header)) {
+  if (key_headers.size() > kMaxKeyHeaders) key_headers.resize(kMaxKeyHeaders);
+  for (auto& name : key_headers) key_headers_.push_back(ascii_lower(name));
+  const auto note = [this](std::size_t length) {
+    lengths_ |= std::uint64_t{1} << (length < 63 ? length : 63);
+  };
+  for (std::string_view name : {"x-forwarded-method", "x-forwarded-host", "x-forwarded-uri"}) {
+    note(name.size());
+  }
+  note(client_ip_header_.size());
+  for (const auto& name : key_headers_) note(name.size());
+}
 
 ParseOutcome parse_forward_request(const ForwardHeaders& headers, std::string_view client_ip_header,
                                    const ClientIpStrategy& strategy, RequestScratch& scratch) {

@@ -4,6 +4,7 @@
 // view into storage owned by the caller (the HTTP session or a test); nothing allocates.
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,10 +20,26 @@ inline constexpr std::size_t kMaxKeyHeaders = 4;
 inline constexpr std::size_t kMaxUriBytes = 8192;
 inline constexpr std::size_t kMaxHostBytes = 256;
 
-// Which headers the HTTP layer captures; built once per policy.
-struct CapturePlan {
-  std::string client_ip_header = "x-forwarded-for";  // lower case
-  std::vector<std::string> key_headers;              // lower case, at most kMaxKeyHeaders
+// Which headers the HTTP layer captures; built once per policy. Names are kept lower case, and
+// the set of their lengths lets the parser skip every other header with one bit test.
+class CapturePlan {
+ public:
+  CapturePlan() : CapturePlan("X-Forwarded-For", {}) {}
+  // Names in any case. Key headers beyond kMaxKeyHeaders are ignored (the loader refuses them).
+  CapturePlan(std::string_view client_ip_header, std::vector<std::string> key_headers);
+
+  const std::string& client_ip_header() const { return client_ip_header_; }
+  const std::vector<std::string>& key_headers() const { return key_headers_; }
+  // False when no captured header has a name `length` bytes long. Lengths of 63 and more share
+  // one bit, so a long name is never wrongly skipped.
+  bool may_capture(std::size_t length) const {
+    return (lengths_ >> (length < 63 ? length : 63)) & 1u;
+  }
+
+ private:
+  std::string client_ip_header_;
+  std::vector<std::string> key_headers_;
+  std::uint64_t lengths_ = 0;  // bit n: some captured name is n bytes long (63: 63 or more)
 };
 
 // Header values as received (views; absent headers are empty).
@@ -30,7 +47,6 @@ struct ForwardHeaders {
   std::string_view method;     // X-Forwarded-Method
   std::string_view host;       // X-Forwarded-Host
   std::string_view uri;        // X-Forwarded-Uri: escaped path, "?", raw query
-  std::string_view proto;      // X-Forwarded-Proto
   std::string_view client_ip;  // the client_ip.header (default X-Forwarded-For)
   std::array<std::string_view, kMaxKeyHeaders> key_headers{};
   bool method_present = false, host_present = false, uri_present = false;

@@ -5,43 +5,18 @@
 #include "guard/clock/clock.h"
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
-#include "guard/text/ascii.h"
 #include "guard/text/rfc3339.h"
 
 namespace edgeguard {
-namespace {
-
-// Settings a reload cannot change while the listeners and stores are running.
-std::string restart_only_change(const Policy& a, const Policy& b) {
-  if (a.listen != b.listen) return "listen";
-  if (a.admin_listen != b.admin_listen) return "admin_listen";
-  if (a.threads != b.threads) return "threads";
-  if (a.store.type != b.store.type || a.store.max_buckets != b.store.max_buckets ||
-      a.store.redis.address != b.store.redis.address ||
-      a.store.redis.nodes != b.store.redis.nodes) {
-    return "store";
-  }
-  if (a.geoip.country_db != b.geoip.country_db || a.geoip.asn_db != b.geoip.asn_db ||
-      a.geoip.country_field != b.geoip.country_field) {
-    return "geoip";
-  }
-  if (a.tailnet.file != b.tailnet.file || a.tailnet.command != b.tailnet.command ||
-      a.tailnet.format != b.tailnet.format) {
-    return "tailnet.nodes";
-  }
-  return {};
-}
-
-}  // namespace
 
 std::unique_ptr<Service> Service::create(std::shared_ptr<const Policy> policy,
                                          std::string config_path, std::string* error) {
   auto s = std::make_unique<Service>();
   s->config_path_ = std::move(config_path);
-  s->ban_table_ = std::make_unique<BanTable>(policy->bans.max_active);
+  s->ban_table_ = std::make_unique<BanTable>(policy->settings.bans_max_active);
   s->local_bans_ = std::make_unique<LocalBans>(*s->ban_table_, &s->ban_log_);
   s->local_store_ =
-      std::make_unique<LocalLimitStore>(policy->store.max_buckets, s->local_bans_.get());
+      std::make_unique<LocalLimitStore>(policy->settings.store.max_buckets, s->local_bans_.get());
   if (!s->open_sources(*policy, error)) return nullptr;
   s->config_stamp_ = s->stat_config();
   s->publish(std::move(policy));
@@ -51,18 +26,19 @@ std::unique_ptr<Service> Service::create(std::shared_ptr<const Policy> policy,
 }
 
 bool Service::open_sources(const Policy& policy, std::string* error) {
-  if (!policy.geoip.country_db.empty() || !policy.geoip.asn_db.empty()) {
-    GeoIpConfig config{policy.geoip.country_db, policy.geoip.asn_db, policy.geoip.country_field};
-    geo_ = std::make_unique<GeoIpSource>(config);
+  const GeoIpSettings& geoip = policy.settings.geoip;
+  if (!geoip.country_db.empty() || !geoip.asn_db.empty()) {
+    geo_ = std::make_unique<GeoIpSource>(
+        GeoIpConfig{geoip.country_db, geoip.asn_db, geoip.country_field});
     if (!geo_->load(error)) return false;
     stats_.geoip_build_epoch.store(geo_->current()->build_epoch());
   }
-  if (!policy.tailnet.file.empty() || !policy.tailnet.command.empty()) {
+  const NodeSourceSettings& nodes = policy.settings.tailnet_nodes;
+  if (nodes.configured()) {
     NodeSourceConfig config;
-    config.format = policy.tailnet.format;
-    config.file = policy.tailnet.file;
-    config.command = policy.tailnet.command;
-    config.refresh_ns = policy.tailnet.refresh_ns;
+    config.format = nodes.format;
+    config.file = nodes.file;
+    config.command = nodes.command;
     tailnet_ = std::make_unique<NodeSource>(config);
     const LoadResult r = tailnet_->refresh();
     if (!r.ok) {
@@ -76,11 +52,29 @@ bool Service::open_sources(const Policy& policy, std::string* error) {
 
 void Service::publish(std::shared_ptr<const Policy> policy) {
   std::lock_guard lock(publish_mu_);
-  auto snap = make_snapshot(std::move(policy), geo_ ? geo_->current() : nullptr,
-                            tailnet_ ? tailnet_->current() : nullptr, &decisions_);
+  auto snap = make_snapshot(policy, geo_ ? geo_->current() : nullptr,
+                            tailnet_ ? enrolled_nodes(*policy) : nullptr, &decisions_);
   snap->bans = ban_table_.get();
   snapshot_.store(std::move(snap));
   generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const NodeDirectory> Service::enrolled_nodes(const Policy& policy) {
+  const auto listed = tailnet_->current();
+  auto enrolled = within_ranges(listed, policy.tailnet.ranges);
+  // Said once per change, not on every publish: a listed address outside tailnet.ranges is
+  // most likely a ranges setting that forgot a custom prefix.
+  const std::size_t outside = listed->address_count() - enrolled->address_count();
+  if (outside != addresses_outside_ranges_) {
+    addresses_outside_ranges_ = outside;
+    if (outside > 0) {
+      log_event("warn", "tailnet_addresses_outside_ranges",
+                {{"addresses", outside},
+                 {"nodes_listed", listed->size()},
+                 {"nodes_enrolled", enrolled->size()}});
+    }
+  }
+  return enrolled;
 }
 
 Service::FileStamp Service::stat_config() const {
@@ -94,15 +88,21 @@ bool Service::reload_config(std::string* error) {
   config_stamp_ = stat_config();
   PolicyLoad load = load_policy_file(config_path_);
   std::string why = load.error;
+  std::string setting;
   if (load.policy) {
-    const auto field = restart_only_change(*snapshot()->policy, *load.policy);
-    if (!field.empty()) {
-      why = config_path_ + ":1:1: changing " + field + " needs a restart; reload refused";
+    // Whatever a reload cannot apply is refused, never accepted and silently ignored.
+    setting = restart_setting_change(snapshot()->policy->settings, load.policy->settings);
+    if (!setting.empty()) {
+      why = load.locate(setting) + ": changing " + setting + " needs a restart; reload refused";
     }
   }
   if (!why.empty()) {
     stats_.reloads_failure.fetch_add(1);
-    log_event("error", "reload_refused", {{"error", why}});
+    if (setting.empty()) {
+      log_event("error", "reload_refused", {{"error", why}});
+    } else {
+      log_event("error", "reload_refused", {{"error", why}, {"setting", setting}});
+    }
     if (error) *error = why;
     return false;
   }
@@ -128,10 +128,14 @@ void Service::maintain(std::int64_t now_ns) {
     }
   }
   if (tailnet_) {
+    // The period is the policy in force: a reload that changes tailnet.nodes.refresh counts
+    // from the last refresh, so a shorter period applies at once.
+    const std::int64_t refresh_ns = snapshot()->policy->tailnet.refresh_ns;
     LoadResult r;
-    if (now_ns >= next_tailnet_refresh_ns_) {
+    if (!tailnet_refreshed_ || now_ns - last_tailnet_refresh_ns_ >= refresh_ns) {
       r = tailnet_->refresh();
-      next_tailnet_refresh_ns_ = now_ns + tailnet_->config().refresh_ns;
+      tailnet_refreshed_ = true;
+      last_tailnet_refresh_ns_ = now_ns;
     } else {
       r = tailnet_->reload_if_changed();
     }
@@ -169,9 +173,11 @@ void Service::write_metrics(MetricsWriter& w) const {
   w.family("edgeguard_config_reloads_total", "counter", "Configuration reloads by result.");
   w.sample(static_cast<double>(stats_.reloads_success.load()), "result=\"success\"");
   w.sample(static_cast<double>(stats_.reloads_failure.load()), "result=\"failure\"");
-  // The node source counts its own loads: the service only reads them.
+  // Enrolled: the listed nodes narrowed to tailnet.ranges, as the snapshot in force holds them.
+  // The node source counts its own failed loads: the service only reads them.
+  const auto snap = snapshot();
   w.gauge("edgeguard_tailnet_nodes", "Enrolled tailnet nodes in the current list.",
-          tailnet_ ? static_cast<double>(tailnet_->current()->size()) : 0.0);
+          snap->nodes ? static_cast<double>(snap->nodes->size()) : 0.0);
   w.counter("edgeguard_tailnet_load_errors_total", "Node lists that failed to load.",
             tailnet_ ? static_cast<double>(tailnet_->loads_failed()) : 0.0);
   w.gauge("edgeguard_geoip_build_epoch_seconds", "Build time of the GeoIP database in use.",

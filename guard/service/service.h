@@ -51,6 +51,8 @@ class Service {
  private:
   bool open_sources(const Policy& policy, std::string* error);
   void publish(std::shared_ptr<const Policy> policy);
+  // The node list as enrolled under `policy`'s tailnet.ranges (publish_mu_ held).
+  std::shared_ptr<const NodeDirectory> enrolled_nodes(const Policy& policy);
   struct FileStamp {
     long long mtime_ns = 0, size = 0, ino = 0;
     bool operator==(const FileStamp&) const = default;
@@ -88,7 +90,9 @@ class Service {
   std::unique_ptr<LocalLimitStore> local_store_;
   std::unique_ptr<GeoIpSource> geo_;
   std::unique_ptr<NodeSource> tailnet_;
-  std::int64_t next_tailnet_refresh_ns_ = 0;
+  bool tailnet_refreshed_ = false;  // by maintain(); create() loads once without a clock
+  std::int64_t last_tailnet_refresh_ns_ = 0;
+  std::size_t addresses_outside_ranges_ = 0;  // last reported; guarded by publish_mu_
   std::mutex publish_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<std::uint64_t> generation_{0};

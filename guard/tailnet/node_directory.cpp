@@ -38,6 +38,22 @@ const DirectoryEntry* NodeDirectory::find_entry(const IpAddress& ip) const {
   return &entries_[it->second];
 }
 
+std::shared_ptr<const NodeDirectory> within_ranges(std::shared_ptr<const NodeDirectory> all,
+                                                   const CidrSet& ranges) {
+  const auto inside = [&](const IpAddress& ip) { return ranges.contains(ip); };
+  const bool every = std::all_of(all->entries().begin(), all->entries().end(), [&](const auto& e) {
+    return std::all_of(e.node.addresses.begin(), e.node.addresses.end(), inside);
+  });
+  if (every) return all;
+  std::vector<TailnetNode> kept;
+  for (const DirectoryEntry& e : all->entries()) {
+    TailnetNode node = e.node;
+    std::erase_if(node.addresses, [&](const IpAddress& ip) { return !inside(ip); });
+    if (!node.addresses.empty()) kept.push_back(std::move(node));
+  }
+  return std::make_shared<const NodeDirectory>(std::move(kept));
+}
+
 bool has_tag(const TailnetNode& node, std::string_view tag) {
   return std::find(node.tags.begin(), node.tags.end(), tag) != node.tags.end();
 }

@@ -5,12 +5,14 @@
 // (DirectoryEntry::tags_header), so the server never formats while answering.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "guard/net/cidr_set.h"
 #include "guard/net/ip_address.h"
 #include "guard/tailnet/tailnet_node.h"
 
@@ -41,6 +43,12 @@ class NodeDirectory {
   std::vector<DirectoryEntry> entries_;
   std::vector<std::pair<u128, std::uint32_t>> index_;  // sorted by address bits
 };
+
+// The directory narrowed to `ranges` (tailnet.ranges): an address outside them is not a tailnet
+// address, so it is dropped, and a node left with none is not enrolled. Returns `all` itself
+// when every address is inside (the common case: nothing is copied).
+std::shared_ptr<const NodeDirectory> within_ranges(std::shared_ptr<const NodeDirectory> all,
+                                                   const CidrSet& ranges);
 
 // The `tailnet:` rule's narrowing. Linear over the rule's short lists; no allocation.
 // tags: the node has ANY of `wanted` (exact, case-sensitive, as Tailscale compares tags).

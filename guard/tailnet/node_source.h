@@ -18,9 +18,8 @@ namespace edgeguard {
 
 struct NodeSourceConfig {
   NodeListFormat format = NodeListFormat::tailscale_status;
-  std::string file;                  // exactly one of file / command
-  std::vector<std::string> command;  // argv; argv[0] searched in PATH; no shell
-  std::int64_t refresh_ns = 30'000'000'000;
+  std::string file;                                  // exactly one of file / command
+  std::vector<std::string> command;                  // argv; argv[0] searched in PATH; no shell
   std::size_t max_bytes = std::size_t{64} << 20;     // file size / command stdout bound
   std::int64_t command_timeout_ns = 10'000'000'000;  // then SIGKILL
 };
@@ -40,7 +39,7 @@ class NodeSource {
   LoadResult refresh();
   // File sources: refresh only when (dev, inode, size, mtime) differ from the last attempt, so
   // an unchanged bad file is reported once, not on every poll. Command sources: nothing to watch,
-  // returns ok without running the command (use refresh() on the refresh_ns timer).
+  // returns ok without running the command (the owner calls refresh() on its own timer).
   LoadResult reload_if_changed();
 
   // Never null: an empty directory until the first successful load.

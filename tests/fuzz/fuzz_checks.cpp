@@ -40,14 +40,6 @@ std::string_view as_view(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 const Policy& example_policy() {
   static const std::shared_ptr<const Policy> policy = [] {
     auto load = load_policy_file(std::string(EDGEGUARD_SOURCE_DIR) + "/config/edgeguard.yaml");
@@ -108,12 +100,7 @@ void check_responses(std::string_view out) {
 
 void check_forward_auth(const std::uint8_t* data, std::size_t size) {
   static const Policy& policy = example_policy();
-  static const CapturePlan plan = [] {
-    CapturePlan p;
-    p.client_ip_header = lower(example_policy().client_ip.header);
-    p.key_headers = example_policy().key_header_names;
-    return p;
-  }();
+  static const CapturePlan plan(policy.client_ip.header, policy.key_header_names);
   static const ClientIpStrategy strategy{
       policy.client_ip.depth,
       policy.client_ip.trusted_hops ? &*policy.client_ip.trusted_hops : nullptr};

@@ -266,10 +266,10 @@ RunResult run_edgeguard(const std::vector<std::string>& args, const ScratchDir& 
 }
 
 Server::Server(const ScratchDir& dir, const std::string& yaml) {
-  const auto config = dir.write("edgeguard.yaml", yaml);
+  config_ = dir.write("edgeguard.yaml", yaml);
   out_ = dir.file("serve.out");
   err_ = dir.file("serve.err");
-  pid_ = spawn({EDGEGUARD_BINARY, "serve", "--config", config.string()}, out_, err_);
+  pid_ = spawn({EDGEGUARD_BINARY, "serve", "--config", config_.string()}, out_, err_);
   if (pid_ <= 0) return;
   // The ports are in the first "started" line; poll the log until it appears (or the child dies).
   eventually(
@@ -313,6 +313,16 @@ int Server::terminate_and_wait(std::chrono::milliseconds timeout) {
   const int code = wait_exit(pid_, Clock::now() + timeout);
   if (code != -1) pid_ = -1;  // reaped
   return code;
+}
+
+void Server::rewrite_config(const std::string& yaml) const {
+  const fs::path tmp = config_.string() + ".new";
+  std::ofstream(tmp) << yaml;
+  fs::rename(tmp, config_);
+}
+
+void Server::signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
 }
 
 std::string Server::admin_get(const std::string& path) {

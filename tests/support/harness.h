@@ -115,6 +115,12 @@ class Server {
   int terminate_and_wait(std::chrono::milliseconds timeout);
   bool running();
 
+  // The config file it serves. rewrite_config() replaces it by rename, as editors and config
+  // management do, so the server never reads half a file; signal(SIGHUP) asks for a reload.
+  const std::filesystem::path& config_path() const { return config_; }
+  void rewrite_config(const std::string& yaml) const;
+  void signal(int sig) const;
+
   // GET on the admin listener; the whole body, or "" on failure.
   std::string admin_get(const std::string& path);
   // The value of one metric line (exact name and labels as rendered), or nullopt when absent.
@@ -124,7 +130,7 @@ class Server {
   pid_t pid_ = -1;
   int port_ = 0;
   int admin_port_ = 0;
-  std::filesystem::path out_, err_;
+  std::filesystem::path config_, out_, err_;
 };
 
 // One request, a fresh connection, its response.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <ostream>
 
 #include "guard/tailnet/node_list_parser.h"
@@ -129,6 +130,43 @@ TEST(NodeDirectory, ManyNodesAllFound) {
     ASSERT_EQ(dir.find(IpAddress::from_bits((u128{0xfd7a115ca1e0} << 80) | (i * 7 + 1)))->id,
               std::to_string(i));
   }
+}
+
+CidrSet ranges(std::initializer_list<const char*> cidrs) {
+  CidrSet set;
+  for (const char* c : cidrs) set.add(*Cidr::parse(c));
+  set.finish();
+  return set;
+}
+
+// tailnet.ranges narrows the list: an address outside is not a tailnet address, and a node
+// left with none is not enrolled.
+TEST(WithinRanges, DropsAddressesOutsideAndNodesLeftWithNone) {
+  const auto all = std::make_shared<const NodeDirectory>(std::vector<TailnetNode>{
+      make_node("in", "", {}, {ip("100.100.1.1"), ip("fd7a:115c:a1e0::1")}),
+      make_node("half", "", {}, {ip("100.100.2.2"), ip("198.51.100.7")}),
+      make_node("out", "", {}, {ip("203.0.113.9")}),
+  });
+  const auto narrowed = within_ranges(all, ranges({"100.64.0.0/10", "fd7a:115c:a1e0::/48"}));
+  EXPECT_EQ(narrowed->size(), 2u);
+  EXPECT_EQ(narrowed->address_count(), 3u);
+  ASSERT_NE(narrowed->find(ip("100.100.1.1")), nullptr);
+  EXPECT_EQ(narrowed->find(ip("fd7a:115c:a1e0::1"))->id, "in");
+  EXPECT_EQ(narrowed->find(ip("100.100.2.2"))->id, "half");
+  EXPECT_EQ(narrowed->find(ip("198.51.100.7")), nullptr);
+  EXPECT_EQ(narrowed->find(ip("203.0.113.9")), nullptr);
+  EXPECT_EQ(narrowed->find(ip("100.100.2.2"))->addresses,
+            std::vector<IpAddress>{ip("100.100.2.2")});
+  // The unnarrowed directory is untouched (it is shared with readers).
+  EXPECT_EQ(all->find(ip("203.0.113.9"))->id, "out");
+  // Narrower ranges enrol fewer nodes.
+  EXPECT_EQ(within_ranges(all, ranges({"100.100.2.0/24"}))->size(), 1u);
+}
+
+TEST(WithinRanges, SharesTheDirectoryWhenEveryAddressIsInside) {
+  const auto all = std::make_shared<const NodeDirectory>(std::vector<TailnetNode>{
+      make_node("a", "", {}, {ip("100.100.1.1")}), make_node("b", "", {}, {ip("100.100.1.2")})});
+  EXPECT_EQ(within_ranges(all, ranges({"100.64.0.0/10"})), all);
 }
 
 TEST(TailnetRule, TagsMatchAnyAndUsersMatchLogin) {

@@ -153,6 +153,38 @@ TEST(Config, ExamplePolicyLoads) {
   EXPECT_TRUE(policy->routes[3].bypass.contains(*IpAddress::parse("203.0.113.50")));
 }
 
+TEST(Config, TailnetRangesDefaultToTailscalesAndMayBeReplaced) {
+  const auto ip = [](const char* text) { return *IpAddress::parse(text); };
+  const auto defaults = parse_policy("routes: []\n", "t.yaml");
+  ASSERT_TRUE(defaults.policy) << defaults.error;
+  EXPECT_TRUE(defaults.policy->tailnet.ranges.contains(ip("100.100.1.1")));
+  EXPECT_TRUE(defaults.policy->tailnet.ranges.contains(ip("fd7a:115c:a1e0::1")));
+  EXPECT_FALSE(defaults.policy->tailnet.ranges.contains(ip("10.1.2.3")));
+  EXPECT_FALSE(defaults.policy->tailnet.ranges.contains(ip("fd00::1")));
+
+  const auto custom = parse_policy(
+      "geoip: {country_db: c.mmdb}\n"
+      "tailnet:\n  ranges: [10.99.0.0/16]\n"
+      "  nodes: {format: list, file: nodes.txt, refresh: 5s}\n"
+      "routes:\n  - name: r\n    geo: {allow_countries: [GB]}\n",
+      "t.yaml");
+  ASSERT_TRUE(custom.policy) << custom.error;
+  const Policy& p = *custom.policy;
+  EXPECT_TRUE(p.tailnet.ranges.contains(ip("10.99.1.1")));
+  EXPECT_FALSE(p.tailnet.ranges.contains(ip("100.100.1.1")));
+  EXPECT_EQ(p.tailnet.refresh_ns, 5'000'000'000);
+  EXPECT_EQ(p.settings.tailnet_nodes.format, NodeListFormat::list);
+  // A geo rule never judges a tailnet address: it carries the ranges.
+  ASSERT_TRUE(p.routes[0].geo.has_value());
+  EXPECT_TRUE(p.routes[0].geo->tailnet_ranges.contains(ip("10.99.1.1")));
+
+  const std::string empty = "tailnet:\n  ranges: []\n";
+  const auto refused = parse_policy(empty, "t.yaml");
+  EXPECT_FALSE(refused.policy);
+  EXPECT_EQ(refused.error,
+            "t.yaml:2:11: tailnet.ranges must not be empty: no node could be enrolled");
+}
+
 TEST(Config, Durations) {
   const std::pair<const char*, std::int64_t> good[] = {
       {"1m", 60'000'000'000},       {"500ms", 500'000'000},

@@ -13,7 +13,6 @@ ForwardHeaders good_headers() {
   h.method = "post";
   h.host = "Auth.SecureNexus.net:443";
   h.uri = "/api/v3/flows/%2e%2e/flows/executor/login/?query=%2e%2e&next=/x";
-  h.proto = "https";
   h.client_ip = "spoofed, 198.51.100.7";
   h.method_present = h.host_present = h.uri_present = h.client_ip_present = true;
   return h;
