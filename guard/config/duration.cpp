@@ -36,6 +36,8 @@ std::optional<std::int64_t> parse_duration_ns(std::string_view text) {
       scale = 60e9;
     } else if (unit == "h") {
       scale = 3600e9;
+    } else if (unit == "d") {  // not Go's, but what ban lengths are written in (SPEC: 7d)
+      scale = 86400e9;
     } else {
       return std::nullopt;
     }

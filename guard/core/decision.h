@@ -51,6 +51,11 @@ struct Decision {
   bool near_limit = false;
 
   bool allowed() const { return verdict != Verdict::deny; }
+  // Refused (or would be, in shadow) by a limit: rate limited, or banned by the limit's denial.
+  bool denied_by_limit() const {
+    return verdict != Verdict::allow && limit_index >= 0 &&
+           (reason == Reason::rate_limit || reason == Reason::ban);
+  }
   // The limit named by limit_index, or null when no limit decided.
   const LimitPolicy* limit() const;
   // HTTP status for the response: 200, or the route's configured deny statuses.

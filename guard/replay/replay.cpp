@@ -49,6 +49,16 @@ std::string num(std::uint64_t v) {
   return std::to_string(v);
 }
 
+// "3h 5m 12s", "45s": a total of seconds as an operator reads it.
+std::string duration_text(std::int64_t seconds) {
+  std::string out;
+  const std::int64_t h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
+  if (h > 0) out += std::to_string(h) + "h ";
+  if (h > 0 || m > 0) out += std::to_string(m) + "m ";
+  out += std::to_string(s) + "s";
+  return out;
+}
+
 // "10/1m", "600/1h", "5/30s": the limit as the YAML wrote it, roughly.
 std::string rate_text(double average, std::int64_t period_ns) {
   char avg[32];
@@ -140,10 +150,12 @@ void Replay::KeyStats::count(std::int64_t now_ns) {
 Replay::Replay(const Snapshot& snapshot)
     : snapshot_(snapshot),
       policy_(*snapshot.policy),
-      // Room for every key a long log can hold: replay has no memory target to meet.
+      // Room for every key and ban a long log can hold: replay has no memory target to meet.
+      bans_(std::max<std::size_t>(policy_.settings.bans_max_active, 1'000'000)),
       store_(std::make_unique<LocalLimitStore>(
-          std::max<std::size_t>(policy_.settings.store.max_buckets, 4'000'000))),
+          std::max<std::size_t>(policy_.settings.store.max_buckets, 4'000'000), &local_bans_)),
       routes_(policy_.routes.size() + 1) {
+  snapshot_.bans = &bans_;
   header_is_xff_ = iequals_ascii(policy_.client_ip.header, "X-Forwarded-For");
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     routes_[i].limits.resize(route_at(i).limits.size());
@@ -223,7 +235,7 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
   const Decision& d = pipeline_.decide(snapshot_, parsed.request, now, *store_, false);
   RouteStats& rs = routes_[static_cast<std::size_t>(d.route->index)];
   ++rs.requests;
-  const bool limit_denied = d.reason == Reason::rate_limit && d.verdict != Verdict::allow;
+  const bool limit_denied = d.denied_by_limit();
   // The limits' keys when the limits ran for this record (none when a rule decided first).
   const auto calls = pipeline_.calls();
   for (std::size_t i = 0; i < calls.size(); ++i) {
@@ -237,7 +249,15 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
   ++rs.verdicts[static_cast<int>(d.verdict)];
   if (d.verdict != Verdict::allow) {
     ++rs.reasons[static_cast<int>(d.reason)];
-    if (d.reason != Reason::rate_limit) {
+    if (d.ban_made) {
+      const std::string_view subject = calls[static_cast<std::size_t>(d.limit_index)].ban->subject;
+      auto it = rs.banned.find(subject);
+      if (it == rs.banned.end()) it = rs.banned.emplace(std::string(subject), BanStats{}).first;
+      BanStats& b = it->second;
+      ++b.bans;
+      b.seconds += retry_after_seconds(d.retry_after_ns);
+    }
+    if (!limit_denied) {
       char ip[64];
       KeyStats& k = find_or_add(rs.denied_clients,
                                 std::string_view(ip, pipeline_.facts().client_ip.format(ip)));
@@ -278,6 +298,21 @@ ReplayReport Replay::report(std::size_t top) const {
       rr.limits.push_back(std::move(lr));
     }
     rr.top_denied_clients = top_keys(s.denied_clients, top);
+    for (const auto& [subject, b] : s.banned) {
+      rr.bans += b.bans;
+      rr.ban_seconds += b.seconds;
+      rr.top_banned.push_back({subject, b.bans, b.seconds});
+    }
+    rr.banned_subjects = s.banned.size();
+    const auto longest = [](const BanReport& a, const BanReport& b) {
+      if (a.seconds != b.seconds) return a.seconds > b.seconds;
+      if (a.bans != b.bans) return a.bans > b.bans;
+      return a.subject < b.subject;
+    };
+    const std::size_t n = std::min(top, rr.top_banned.size());
+    std::partial_sort(rr.top_banned.begin(), rr.top_banned.begin() + static_cast<std::ptrdiff_t>(n),
+                      rr.top_banned.end(), longest);
+    rr.top_banned.resize(n);
     r.routes.push_back(std::move(rr));
   }
   return r;
@@ -340,10 +375,20 @@ std::string render_table(const ReplayReport& r) {
       t.print(out, "    ");
     }
     if (!rt.top_denied_clients.empty()) {
-      out += "  clients denied by ip, tailnet, geo or default rules:\n";
+      out += "  clients denied by ip, tailnet, geo, default rules or bans:\n";
       Table t;
       t.row({"client", "denied"});
       for (const auto& k : rt.top_denied_clients) t.row({k.key, num(k.denied)});
+      t.print(out, "    ");
+    }
+    if (rt.bans > 0) {
+      out += "  would ban " + num(rt.banned_subjects) + " subjects " + num(rt.bans) +
+             " times for " + duration_text(rt.ban_seconds) + " in all:\n";
+      Table t;
+      t.row({"subject", "bans", "banned for"});
+      for (const auto& b : rt.top_banned) {
+        t.row({b.subject, num(b.bans), duration_text(b.seconds)});
+      }
       t.print(out, "    ");
     }
   }
@@ -388,6 +433,15 @@ std::string render_json(const ReplayReport& r) {
     }
     ro["limits"] = std::move(limits);
     ro["top_denied_clients"] = keys_json(rt.top_denied_clients, false);
+    boost::json::array banned;
+    for (const auto& b : rt.top_banned) {
+      banned.push_back(
+          boost::json::object{{"subject", b.subject}, {"bans", b.bans}, {"seconds", b.seconds}});
+    }
+    ro["bans"] = boost::json::object{{"made", rt.bans},
+                                     {"subjects", rt.banned_subjects},
+                                     {"seconds", rt.ban_seconds},
+                                     {"top", std::move(banned)}};
     routes.push_back(std::move(ro));
   }
   o["routes"] = std::move(routes);

@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "guard/bans/ban_table.h"
+#include "guard/bans/local_bans.h"
 #include "guard/core/decision.h"
 #include "guard/pipeline/pipeline.h"
 #include "guard/pipeline/snapshot.h"
@@ -44,6 +46,12 @@ struct LimitReport {
   std::vector<KeyReport> top_keys;  // most denied first, then highest peak
 };
 
+struct BanReport {
+  std::string subject;
+  std::uint64_t bans = 0;
+  std::int64_t seconds = 0;  // banned for, in all
+};
+
 struct RouteReport {
   std::string name;
   std::string mode;  // enforce | shadow
@@ -54,7 +62,12 @@ struct RouteReport {
   std::uint64_t would_deny() const { return deny + shadow_deny; }
   std::vector<std::pair<std::string, std::uint64_t>> would_deny_by_reason;  // non-zero only
   std::vector<LimitReport> limits;
-  std::vector<KeyReport> top_denied_clients;  // denials by ip, tailnet, geo, default rules
+  std::vector<KeyReport> top_denied_clients;  // denials by ip, tailnet, geo, default, bans
+  // Bans this policy would have made on the route (limits with `ban:`), replayed with escalation.
+  std::uint64_t bans = 0;
+  std::uint64_t banned_subjects = 0;
+  std::int64_t ban_seconds = 0;
+  std::vector<BanReport> top_banned;  // longest banned first
 };
 
 struct MalformedLine {
@@ -77,7 +90,8 @@ struct ReplayReport {
 
 class Replay {
  public:
-  // The snapshot (policy and data sources) must outlive this.
+  // The policy and data sources of `snapshot` must outlive this. Bans are replayed in a table
+  // of the replay's own, on the log's clock.
   explicit Replay(const Snapshot& snapshot);
   ~Replay();
 
@@ -109,19 +123,26 @@ class Replay {
     std::uint64_t denied = 0;
     KeyMap keys;
   };
+  struct BanStats {
+    std::uint64_t bans = 0;
+    std::int64_t seconds = 0;
+  };
   struct RouteStats {
     std::uint64_t requests = 0;
     std::uint64_t verdicts[3] = {};
     std::uint64_t reasons[kReasonCount] = {};  // would-deny (deny or shadow_deny) by reason
     std::vector<LimitStats> limits;
     KeyMap denied_clients;
+    std::unordered_map<std::string, BanStats, StringHash, std::equal_to<>> banned;
   };
 
   const Route& route_at(std::size_t index) const;
   KeyStats& find_or_add(KeyMap& map, std::string_view key);
 
-  const Snapshot& snapshot_;
+  Snapshot snapshot_;  // the caller's, with the replay's ban table
   const Policy& policy_;
+  BanTable bans_;
+  LocalBans local_bans_{bans_, nullptr};
   std::unique_ptr<LocalLimitStore> store_;
   Pipeline pipeline_;
   bool header_is_xff_ = false;

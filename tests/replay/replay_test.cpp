@@ -406,5 +406,63 @@ TEST(LogReader, SkipsOversizedLinesAndKeepsGoing) {
   EXPECT_EQ(reader->oversized_lines(), 1u);
 }
 
+// Bans replayed with escalation on the log's clock. Worked by hand (average 2 per hour, burst 2:
+// T = 1800 s, tolerance 3600 s; ban 10 m, factor 2):
+//  .7 at t = 0, 1 passes (TAT 1800, 3600); t = 2 is denied and banned 600 s (until 602);
+//     t = 3 is refused by the ban (no new one); at t = 700 the ban is over but the bucket is
+//     not (next TAT 5400 is 4700 s ahead > 3600): denied and banned again, 2nd offence 1200 s;
+//     at t = 2000 (ban over at 1900) the bucket admits (5400 - 2000 = 3400 <= 3600).
+//  .8 at t = 0, 0, 0: the third is banned 600 s.
+//  => 3 bans of 2 subjects, 2400 s in all; .7 first (1800 s).
+TEST(ReplayEngine, BansAreReplayedWithEscalation) {
+  const PolicyLoad load = parse_policy(R"(listen: 127.0.0.1:0
+bans: {escalation: {factor: 2, max: 1d, memory: 7d}}
+routes:
+  - name: login
+    hosts: [auth.example.net]
+    limits:
+      - {name: per-ip, average: 2, period: 1h, burst: 2, key: client_ip, ban: {for: 10m}}
+)",
+                                       "policy.yaml");
+  ASSERT_TRUE(load.policy) << load.error;
+  const auto snapshot = make_snapshot(load.policy, nullptr, nullptr);
+  Replay replay(*snapshot);
+  AccessLogParser parser(replay.header_names());
+  AccessRecord rec;
+  std::uint64_t n = 0;
+  auto add = [&](const char* ip, std::int64_t t) {
+    const std::string text = line(ip, "auth.example.net", "POST", "/login", t);
+    ASSERT_EQ(parser.parse(text, rec), nullptr);
+    replay.add(rec, "t", ++n);
+  };
+  for (int i = 0; i < 3; ++i) add("203.0.113.8", 0);
+  add("203.0.113.7", 0);
+  add("203.0.113.7", 1);
+  add("203.0.113.7", 2);
+  add("203.0.113.7", 3);
+  add("203.0.113.7", 700);
+  add("203.0.113.7", 2000);
+  const ReplayReport r = replay.report(5);
+  ASSERT_EQ(r.routes[0].name, "login");
+  const RouteReport& login = r.routes[0];
+  EXPECT_EQ(login.allow, 5u);
+  EXPECT_EQ(login.deny, 4u);
+  EXPECT_EQ(login.bans, 3u);
+  EXPECT_EQ(login.banned_subjects, 2u);
+  EXPECT_EQ(login.ban_seconds, 2400);
+  ASSERT_EQ(login.top_banned.size(), 2u);
+  EXPECT_EQ(login.top_banned[0].subject, "ip:203.0.113.7");
+  EXPECT_EQ(login.top_banned[0].bans, 2u);
+  EXPECT_EQ(login.top_banned[0].seconds, 1800);
+  EXPECT_EQ(login.top_banned[1].subject, "ip:203.0.113.8");
+  EXPECT_EQ(login.top_banned[1].seconds, 600);
+  // The limit is the one that denied, bans included.
+  ASSERT_EQ(login.limits.size(), 1u);
+  EXPECT_EQ(login.limits[0].denied, 3u);
+  ASSERT_EQ(login.would_deny_by_reason.size(), 1u);
+  EXPECT_EQ(login.would_deny_by_reason[0].first, "ban");
+  EXPECT_EQ(login.would_deny_by_reason[0].second, 4u);
+}
+
 }  // namespace
 }  // namespace edgeguard

@@ -192,9 +192,10 @@ TEST(Config, Durations) {
       {"2h30m", 9'000'000'000'000}, {"20ms", 20'000'000},
       {"100us", 100'000},           {"1.5s", 1'500'000'000},
       {"60", 60'000'000'000},       {"250ns", 250},
+      {"7d", 604'800'000'000'000},  {"1d12h", 129'600'000'000'000},
   };
   for (const auto& [text, ns] : good) EXPECT_EQ(parse_duration_ns(text), ns) << text;
-  for (const char* bad : {"", "1x", "m", "1m30", "-1s", "1 m", "1M", "s1"}) {
+  for (const char* bad : {"", "1x", "m", "1m30", "-1s", "1 m", "1M", "s1", "1D", "1w"}) {
     EXPECT_FALSE(parse_duration_ns(bad).has_value()) << bad;
   }
 }
