@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: edgeguard explain --config FILE --method M --host H --uri U --ip IP "
-    "[--header NAME:VALUE]... [--json]";
+    "[--username NAME] [--header NAME:VALUE]... [--json]";
 
 }  // namespace
 
@@ -29,8 +29,9 @@ constexpr const char* kUsage =
 // without charging it (a running server's buckets live in that process).
 int run_explain(int argc, char** argv) {
   std::string error;
-  auto args = Args::parse(argc, argv, {"config", "method", "host", "uri", "ip", "header"}, {"json"},
-                          &error);
+  auto args =
+      Args::parse(argc, argv, {"config", "method", "host", "uri", "ip", "header", "username"},
+                  {"json"}, &error);
   if (!args || !args->get("config") || !args->get("host") || !args->get("ip")) {
     std::fprintf(stderr, "%s%s%s\n", kUsage, error.empty() ? "" : ": ", error.c_str());
     return 2;
@@ -77,7 +78,10 @@ int run_explain(int argc, char** argv) {
                  parsed.bad.problem.data());
     return 1;
   }
-  const ForwardRequest& req = parsed.request;
+  ForwardRequest req = parsed.request;
+  // The login name a route with `username:` would read from the body, given outright.
+  const std::string username = args->get("username").value_or("");
+  req.username = username;
   // The pipeline serve runs, with every fact looked up (not only those the route reads) and
   // the limits checked without charging a token.
   Trace trace;
@@ -105,6 +109,7 @@ int run_explain(int argc, char** argv) {
     }
     if (const LimitPolicy* limit = d.limit()) o["limit"] = limit->name;
     if (d.remaining >= 0) o["remaining"] = d.remaining;
+    if (!facts.username.empty()) o["username"] = std::string(facts.username);
     boost::json::array steps;
     for (const auto& s : trace) {
       steps.push_back(

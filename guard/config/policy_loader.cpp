@@ -104,6 +104,10 @@ class Loader {
       s.max_connections =
           static_cast<std::size_t>(as_int(v, "server.max_connections", 1, 1'000'000));
     }
+    if (auto v = m.get("max_body_bytes")) {
+      s.max_body_bytes =
+          static_cast<std::size_t>(as_int(v, "server.max_body_bytes", 1024, 1024 * 1024));
+    }
     if (auto v = m.get("max_header_bytes")) {
       s.max_header_bytes =
           static_cast<std::size_t>(as_int(v, "server.max_header_bytes", 1024, 65536));

@@ -173,6 +173,8 @@ KeyPart RouteCompiler::key_part(const YAML::Node& n) {
     k.kind = KeyPart::Kind::route;
   } else if (s == "host") {
     k.kind = KeyPart::Kind::host;
+  } else if (s == "username") {
+    k.kind = KeyPart::Kind::username;
   } else if (s.starts_with("header:") && s.size() > 7) {
     k.kind = KeyPart::Kind::header;
     const auto name = ascii_lower(s.substr(7));
@@ -187,13 +189,14 @@ KeyPart RouteCompiler::key_part(const YAML::Node& n) {
     }
     k.header_slot = static_cast<int>(it - names.begin());
   } else {
-    fail(n, "limit key '" + s + "' must be client_ip, route, host or header:NAME");
+    fail(n, "limit key '" + s + "' must be client_ip, route, host, username or header:NAME");
   }
   return k;
 }
 
-LimitPolicy RouteCompiler::limit(const YAML::Node& n, const Route& r) {
-  MapReader m(n, "limit of route " + r.name);
+LimitPolicy RouteCompiler::limit(const YAML::Node& n, const Route& r, LimitKind kind) {
+  const bool failure = kind == LimitKind::failure;
+  MapReader m(n, std::string(failure ? "failure limit" : "limit") + " of route " + r.name);
   LimitPolicy l;
   if (auto v = m.get("name")) {
     l.name = as_string(v, "limit name");
@@ -213,11 +216,22 @@ LimitPolicy RouteCompiler::limit(const YAML::Node& n, const Route& r) {
   std::int64_t burst = 1;
   if (auto v = m.get("burst")) burst = as_int(v, "burst", 1, 1'000'000'000);
   if (auto v = m.get("key")) {
-    for (const auto& part : as_list(v, "key")) l.key.push_back(key_part(part));
+    for (const auto& part : as_list(v, "key")) {
+      l.key.push_back(key_part(part));
+      const KeyPart::Kind k = l.key.back().kind;
+      if (failure && k != KeyPart::Kind::client_ip && k != KeyPart::Kind::username) {
+        fail(part, "a failure limit is keyed on client_ip, username or both");
+      }
+      if (!failure && k == KeyPart::Kind::username && r.username_field.empty()) {
+        fail(part, "key username needs `username: {field: ...}` on route " + r.name +
+                       " (where the login name is read from)");
+      }
+    }
   } else {
     l.key.push_back(KeyPart{KeyPart::Kind::client_ip, -1});
   }
   if (auto v = m.get("ban")) l.ban = read_ban_rule(v, "limit " + l.name + " ban");
+  if (failure && !l.ban) l.ban = BanRule{};  // a failure limit always bans: 15m by default
   m.finish();
   const double emission = static_cast<double>(l.period_ns) / l.average;
   if (emission < 1 || emission * static_cast<double>(burst) > 9e18) {
@@ -226,12 +240,36 @@ LimitPolicy RouteCompiler::limit(const YAML::Node& n, const Route& r) {
   l.rate.emission_ns = static_cast<std::int64_t>(std::llround(emission));
   l.rate.burst = burst;
   l.rate.tolerance_ns = l.rate.emission_ns * burst;
+  if (failure) {
+    // A failure limit bans on the failure that empties it (the burst-th in a row), not on the
+    // one after: the question a failure asks is "would one more still fit?".
+    l.rate.burst = burst - 1;
+    l.rate.tolerance_ns = l.rate.emission_ns * (burst - 1);
+  }
   // IETF RateLimit-Policy: quota q per window w seconds.
   const double window_s = static_cast<double>(l.period_ns) / 1e9;
   l.rate_limit_policy = "\"" + l.name + "\";q=" + format_number(l.average) +
                         ";w=" + format_number(std::max(1.0, std::round(window_s)));
-  l.key_prefix = r.name + kKeySeparator + l.name;
+  // Failure limits have buckets of their own, apart from request limits of the same name.
+  l.key_prefix = r.name + kKeySeparator + (failure ? "failure:" : "") + l.name;
   return l;
+}
+
+std::vector<LimitPolicy> RouteCompiler::limits(const YAML::Node& v, const Route& r,
+                                               LimitKind kind) {
+  std::vector<LimitPolicy> out;
+  std::set<std::string> names;
+  for (const auto& l : as_list(v, kind == LimitKind::failure ? "failure_limits" : "limits")) {
+    out.push_back(limit(l, r, kind));
+    if (!names.insert(out.back().name).second) {
+      fail(l, "limit name '" + out.back().name + "' is used twice in route " + r.name);
+    }
+  }
+  if (out.size() > kMaxLimitsPerRoute) {
+    fail(v, "a route may have at most " + std::to_string(kMaxLimitsPerRoute) +
+                (kind == LimitKind::failure ? " failure limits" : " limits"));
+  }
+  return out;
 }
 
 Route RouteCompiler::compile(const YAML::Node& n) {
@@ -264,18 +302,21 @@ Route RouteCompiler::compile(const YAML::Node& n) {
   }
   if (auto v = m.get("tailnet")) tailnet_rule(v, r);
   if (auto v = m.get("geo")) geo_rule(v, r);
-  if (auto v = m.get("limits")) {
-    std::set<std::string> names;
-    for (const auto& l : as_list(v, "limits")) {
-      r.limits.push_back(limit(l, r));
-      if (!names.insert(r.limits.back().name).second) {
-        fail(l, "limit name '" + r.limits.back().name + "' is used twice in route " + r.name);
+  if (auto v = m.get("username")) {
+    MapReader u(v, "route " + r.name + " username");
+    if (auto f = u.get("field")) {
+      r.username_field = as_string(f, "username.field");
+      if (r.username_field.empty() || r.username_field.size() > 128) {
+        fail(f, "username.field names a body field (1 to 128 bytes)");
       }
+    } else {
+      fail(v, "username needs a field: the body field holding the login name");
     }
-    if (r.limits.size() > kMaxLimitsPerRoute) {
-      fail(v, "a route may have at most " + std::to_string(kMaxLimitsPerRoute) + " limits");
-    }
+    u.finish();
+    policy_.reads_bodies = true;
   }
+  if (auto v = m.get("limits")) r.limits = limits(v, r, LimitKind::request);
+  if (auto v = m.get("failure_limits")) r.failure_limits = limits(v, r, LimitKind::failure);
   if (auto v = m.get("responses")) read_responses(v, r.responses);
   m.finish();
   return r;

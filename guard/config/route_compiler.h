@@ -29,7 +29,9 @@ class RouteCompiler {
   void tailnet_rule(const YAML::Node& n, Route& r);
   void geo_rule(const YAML::Node& n, Route& r);
   KeyPart key_part(const YAML::Node& n);
-  LimitPolicy limit(const YAML::Node& n, const Route& r);
+  enum class LimitKind : std::uint8_t { request, failure };
+  LimitPolicy limit(const YAML::Node& n, const Route& r, LimitKind kind);
+  std::vector<LimitPolicy> limits(const YAML::Node& n, const Route& r, LimitKind kind);
 
   const IpSets& sets_;
   Policy& policy_;

@@ -162,6 +162,10 @@ bool begin(const Policy& policy, const Route& route, const ForwardRequest& reque
   out.would_ban = bans;
   build_limit_calls(route, request, facts, policy.client_ip.ipv6_prefix, out.calls,
                     bans && route.mode == Mode::enforce ? &policy.bans.escalation : nullptr);
+  if (out.calls.count == 0) {
+    note(trace, "limits", "pass", "no limit applies (they are keyed on a username; none given)");
+    return false;
+  }
   return true;
 }
 
@@ -169,8 +173,14 @@ void complete(PendingDecision& pending, const LimitOutcome& outcome, Trace* trac
   Decision& d = pending.decision;
   const Route& route = *d.route;
   d.remaining = outcome.remaining;
+  // The store names calls; a call names its limit (limits that do not apply have no call).
+  const auto limit_of = [&](int call) {
+    return call >= 0 && static_cast<std::size_t>(call) < pending.calls.count
+               ? pending.calls.calls[static_cast<std::size_t>(call)].limit
+               : -1;
+  };
   if (outcome.allowed) {
-    d.limit_index = outcome.nearest_index;
+    d.limit_index = limit_of(outcome.nearest_index);
     const LimitPolicy* nearest = d.limit();
     d.near_limit = d.verdict == Verdict::allow && nearest != nullptr &&
                    outcome.remaining * 5 <= nearest->rate.burst;
@@ -178,7 +188,7 @@ void complete(PendingDecision& pending, const LimitOutcome& outcome, Trace* trac
               [&] { return "remaining " + std::to_string(outcome.remaining); });
     return;
   }
-  d.limit_index = outcome.denied_index;
+  d.limit_index = limit_of(outcome.denied_index);
   d.retry_after_ns = outcome.retry_after_ns;
   const LimitPolicy* limit = d.limit();
   if (limit != nullptr && limit->ban && pending.would_ban) {

@@ -32,6 +32,8 @@ struct Facts {
   IpAddress client_ip;
   GeoFacts geo;
   const DirectoryEntry* node = nullptr;  // the enrolled tailnet node at client_ip, if any
+  // The login name the route read from the body (canonical), or given outright; empty: none.
+  std::string_view username;
   // The end of the longest active ban among the request's subjects on its route (0: none).
   std::int64_t banned_until_ns = 0;
 };

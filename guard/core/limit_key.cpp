@@ -87,6 +87,9 @@ void put_parts(KeyWriter& w, const LimitPolicy& limit, const ForwardRequest& req
       case KeyPart::Kind::host:
         w.put(request.host);
         break;
+      case KeyPart::Kind::username:
+        w.put(facts.username);
+        break;
       case KeyPart::Kind::header: {
         const std::string_view v = request.key_headers[part.header_slot];
         if (v.size() <= kMaxHeaderKeyBytes) {
@@ -103,13 +106,16 @@ void put_parts(KeyWriter& w, const LimitPolicy& limit, const ForwardRequest& req
 
 }  // namespace
 
-void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
-                       int ipv6_prefix, LimitCalls& out, const Escalation* escalation) {
+void build_limit_calls(const Route& route, std::span<const LimitPolicy> limits,
+                       const ForwardRequest& request, const Facts& facts, int ipv6_prefix,
+                       LimitCalls& out, const Escalation* escalation, BanSource source) {
   out.count = 0;
   const std::uint64_t seed = key_hash_seed();
   std::span<char> free(out.buffer);
-  for (const LimitPolicy& limit : route.limits) {
+  for (std::size_t index = 0; index < limits.size(); ++index) {
+    const LimitPolicy& limit = limits[index];
     if (out.count == kMaxLimitsPerRoute) break;
+    if (facts.username.empty() && limit.needs_username()) continue;
     KeyWriter w(free);
     w.put(limit.key_prefix);
     put_parts(w, limit, request, facts, ipv6_prefix, kKeySeparator);
@@ -119,6 +125,7 @@ void build_limit_calls(const Route& route, const ForwardRequest& request, const 
     call.key = std::string_view(w.data(), w.size());
     call.key_hash = hash_key(call.key, seed);
     call.ban = nullptr;
+    call.limit = static_cast<int>(index);
     free = free.subspan(w.size());
     if (escalation != nullptr && limit.ban) {
       const std::size_t n = ban_subject(route, limit, request, facts, ipv6_prefix, free);
@@ -129,7 +136,7 @@ void build_limit_calls(const Route& route, const ForwardRequest& request, const 
         order.reason = limit.name;
         order.for_ns = limit.ban->for_ns;
         order.escalation = escalation;
-        order.source = BanSource::limit;
+        order.source = source;
         call.ban = &order;
         free = free.subspan(n);
       }
@@ -142,6 +149,12 @@ std::size_t ban_subject(const Route& route, const LimitPolicy& limit, const Forw
   if (limit.key.size() == 1 && limit.key[0].kind == KeyPart::Kind::client_ip) {
     if (out.size() < kMaxIpSubject) return 0;
     return format_ip_subject(facts.client_ip, ipv6_prefix, out.data());
+  }
+  if (limit.key.size() == 1 && limit.key[0].kind == KeyPart::Kind::username) {
+    KeyWriter w(out);
+    w.put("user:");
+    w.put(facts.username);
+    return !facts.username.empty() && w.size() < out.size() ? w.size() : 0;
   }
   KeyWriter w(out);
   w.put("key:");

@@ -27,14 +27,23 @@ struct LimitCalls {
 std::uint64_t key_hash_seed();
 std::uint64_t hash_key(std::string_view key, std::uint64_t seed);
 
-// Fills `out` with one call per limit of `route`. With `escalation`, a limit that bans carries
-// its ban order (subject, scope, duration); without, nobody is banned (shadow, exempt clients).
-void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
-                       int ipv6_prefix, LimitCalls& out, const Escalation* escalation = nullptr);
+// Fills `out` with one call per limit of `limits` (a route's limits or its failure limits) that
+// applies: a limit keyed on the username does not without one. With `escalation`, a limit that
+// bans carries its ban order (subject, scope, duration); without, nobody is banned (shadow,
+// exempt clients).
+void build_limit_calls(const Route& route, std::span<const LimitPolicy> limits,
+                       const ForwardRequest& request, const Facts& facts, int ipv6_prefix,
+                       LimitCalls& out, const Escalation* escalation = nullptr,
+                       BanSource source = BanSource::limit);
+inline void build_limit_calls(const Route& route, const ForwardRequest& request, const Facts& facts,
+                              int ipv6_prefix, LimitCalls& out,
+                              const Escalation* escalation = nullptr) {
+  build_limit_calls(route, route.limits, request, facts, ipv6_prefix, out, escalation);
+}
 
 // The subject a ban of `limit` names for this request (ban.h): "ip:<client>" for a limit keyed
-// on the client address alone, else "key:<route>/<limit>/<value parts>". Returns its length in
-// `out` (0 when it does not fit).
+// on the client address alone, "user:<name>" for one keyed on the username alone, else
+// "key:<route>/<limit>/<value parts>". Returns its length in `out` (0 when it does not fit).
 std::size_t ban_subject(const Route& route, const LimitPolicy& limit, const ForwardRequest& request,
                         const Facts& facts, int ipv6_prefix, std::span<char> out);
 

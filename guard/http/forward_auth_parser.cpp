@@ -51,6 +51,9 @@ void ForwardAuthParser::on_field_impl(field f, sv name_in, sv value_in, error_co
     capture_once("X-Forwarded-Host", headers_.host, headers_.host_present, value, ec);
   } else if (iequals_lower(name, "x-forwarded-uri")) {
     capture_once("X-Forwarded-Uri", headers_.uri, headers_.uri_present, value, ec);
+  } else if (plan_.body() && iequals_lower(name, "content-type")) {
+    bool present = !headers_.content_type.empty();
+    capture(headers_.content_type, present, value, ec);
   }
   const auto& keys = plan_.key_headers();
   for (std::size_t i = 0; i < keys.size(); ++i) {

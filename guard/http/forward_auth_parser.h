@@ -21,8 +21,12 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
   // the header block. kArenaBytes fits the largest header limit the config accepts.
   static constexpr std::size_t kArenaBytes = 65536 + 1024;
 
-  ForwardAuthParser(const CapturePlan& plan, std::span<char> arena) : plan_(plan), arena_(arena) {}
+  // With a plan that captures bodies, the body goes to `body` (bounded by body_limit(); the
+  // session owns it and clears it for each request).
+  ForwardAuthParser(const CapturePlan& plan, std::span<char> arena, std::string* body = nullptr)
+      : plan_(plan), arena_(arena), body_(plan.body() ? body : nullptr) {}
 
+  // The captured headers; the body view is valid once the request is done.
   const ForwardHeaders& headers() const { return headers_; }
   bool has_body() const { return has_body_; }
 
@@ -45,12 +49,18 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
     has_body_ = !length || *length > 0;
   }
-  std::size_t on_body_impl(sv body, error_code&) override { return body.size(); }
-  void on_chunk_header_impl(std::uint64_t, sv, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, sv body, error_code&) override {
+  std::size_t on_body_impl(sv body, error_code&) override {
+    if (body_ != nullptr) body_->append(body.data(), body.size());
     return body.size();
   }
-  void on_finish_impl(error_code&) override {}
+  void on_chunk_header_impl(std::uint64_t, sv, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, sv body, error_code&) override {
+    if (body_ != nullptr) body_->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(error_code&) override {
+    if (body_ != nullptr) headers_.body = *body_;
+  }
 
   // Copies `value` for a header seen (possibly again) into the arena; joins repeats with ",".
   void capture(std::string_view& slot, bool& present, std::string_view value, error_code& ec);
@@ -60,6 +70,7 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
 
   const CapturePlan& plan_;
   std::span<char> arena_;
+  std::string* body_;
   std::size_t used_ = 0;
   ForwardHeaders headers_;
   bool has_body_ = false;

@@ -1,6 +1,7 @@
 #include "guard/pipeline/facts.h"
 
 #include <array>
+#include <cstring>
 
 #include "guard/core/limit_key.h"
 
@@ -19,6 +20,12 @@ std::int64_t banned_until(const Snapshot& snap, const Route& route, const Forwar
       ip, format_ip_subject(facts.client_ip, policy.client_ip.ipv6_prefix, ip));
   std::int64_t until = snap.bans->banned_until(ip_subject, route.name, now_ns);
   std::array<char, 1024> buf;
+  if (!facts.username.empty() && facts.username.size() + 5 <= buf.size()) {
+    std::memcpy(buf.data(), "user:", 5);
+    std::memcpy(buf.data() + 5, facts.username.data(), facts.username.size());
+    until = std::max(until, snap.bans->banned_until({buf.data(), facts.username.size() + 5},
+                                                    route.name, now_ns));
+  }
   for (const LimitPolicy& limit : route.limits) {
     if (!limit.ban) continue;
     const std::size_t n =
@@ -33,9 +40,10 @@ std::int64_t banned_until(const Snapshot& snap, const Route& route, const Forwar
 }  // namespace
 
 Facts resolve_facts(const Snapshot& snap, const Route& route, const ForwardRequest& request,
-                    std::int64_t now_ns, FactLookups lookups) {
+                    std::string_view username, std::int64_t now_ns, FactLookups lookups) {
   Facts facts;
   facts.client_ip = request.client_ip;
+  facts.username = username;
   const bool all = lookups == FactLookups::all;
   if (snap.geo && (all || route.geo)) facts.geo = snap.geo->lookup(facts.client_ip);
   if (snap.nodes && (all || route.tailnet)) facts.node = snap.nodes->find_entry(facts.client_ip);

@@ -13,7 +13,9 @@ enum class FactLookups : std::uint8_t {
   all,        // everything known about the client (explain shows it all)
 };
 
+// `username`: the canonical login name the route read (a view the caller keeps), or empty.
 Facts resolve_facts(const Snapshot& snap, const Route& route, const ForwardRequest& request,
-                    std::int64_t now_ns, FactLookups lookups = FactLookups::for_route);
+                    std::string_view username, std::int64_t now_ns,
+                    FactLookups lookups = FactLookups::for_route);
 
 }  // namespace edgeguard

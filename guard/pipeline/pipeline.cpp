@@ -7,7 +7,13 @@ bool Pipeline::begin(const Snapshot& snap, const ForwardRequest& request, std::i
   const Policy& policy = *snap.policy;
   request_ = request;
   const Route& route = policy.match(request.host, request.path, request.method);
-  facts_ = resolve_facts(snap, route, request_, now_ns, lookups);
+  std::string_view username;
+  if (!route.username_field.empty()) {
+    username = !request.username.empty() ? canonical_username(request.username, username_)
+                                         : extract_username(request.content_type, request.body,
+                                                            route.username_field, username_);
+  }
+  facts_ = resolve_facts(snap, route, request_, username, now_ns, lookups);
   return edgeguard::begin(policy, route, request_, facts_, now_ns, pending_, trace);
 }
 

@@ -15,6 +15,7 @@
 #include "guard/core/decide.h"
 #include "guard/pipeline/facts.h"
 #include "guard/pipeline/snapshot.h"
+#include "guard/request/login_name.h"
 #include "guard/store/store.h"
 
 namespace edgeguard {
@@ -40,6 +41,7 @@ class Pipeline {
 
  private:
   ForwardRequest request_;
+  std::array<char, kMaxUsernameBytes> username_;  // the canonical login name, when read
   Facts facts_;
   PendingDecision pending_;
 };

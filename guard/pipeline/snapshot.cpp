@@ -16,7 +16,8 @@ std::shared_ptr<Snapshot> make_snapshot(std::shared_ptr<const Policy> policy,
     }
     snap->route_stats.push_back(stats->route(policy->default_route.name));
   }
-  snap->capture = CapturePlan(policy->client_ip.header, policy->key_header_names);
+  snap->capture =
+      CapturePlan(policy->client_ip.header, policy->key_header_names, policy->reads_bodies);
   snap->client_ip.depth = policy->client_ip.depth;
   snap->client_ip.trusted_hops =
       policy->client_ip.trusted_hops ? &*policy->client_ip.trusted_hops : nullptr;

@@ -42,7 +42,15 @@ struct PathMatcher {
 
 // What a limit counts by. A limit's key is the list of these parts.
 struct KeyPart {
-  enum class Kind : std::uint8_t { client_ip, route, host, header } kind = Kind::client_ip;
+  // username: the login name the route reads from the request body (Route::username_field),
+  // or the one a failure report names.
+  enum class Kind : std::uint8_t {
+    client_ip,
+    route,
+    host,
+    header,
+    username
+  } kind = Kind::client_ip;
   int header_slot = -1;  // for `header:NAME`: index into ForwardRequest::key_headers
 };
 
@@ -60,7 +68,15 @@ struct LimitPolicy {
   std::vector<KeyPart> key;
   std::string rate_limit_policy;  // precomputed `"per-ip";q=10;w=60` for RateLimit-Policy
   std::string key_prefix;         // "route\x1flimit": keys are scoped by route and limit name
-  std::optional<BanRule> ban;
+  std::optional<BanRule> ban;     // always set on a failure limit (15m unless configured)
+
+  // A limit keyed on the username does not apply to a request without one.
+  bool needs_username() const {
+    for (const KeyPart& p : key) {
+      if (p.kind == KeyPart::Kind::username) return true;
+    }
+    return false;
+  }
 };
 
 struct GeoRule {
@@ -96,6 +112,10 @@ struct Route {
   std::optional<TailnetRule> tailnet;
   std::optional<GeoRule> geo;
   std::vector<LimitPolicy> limits;
+  // `username: {field: uid_field}`: the body field that names the account (SPEC section 9).
+  std::string username_field;
+  // Charged by failures only (webhook, access log); exhausting one bans its subject.
+  std::vector<LimitPolicy> failure_limits;
   Responses responses;
   bool is_default = false;
   bool default_deny = false;  // only for the implicit default route
@@ -126,6 +146,7 @@ struct ServerSettings {
   std::size_t max_header_bytes = 8192;             // beyond: 431
   std::int64_t header_timeout_ns = 5'000'000'000;  // a request's headers must arrive within this
   std::int64_t idle_timeout_ns = 60'000'000'000;   // keep-alive connection with no request
+  std::size_t max_body_bytes = 64 * 1024;          // a forwarded body beyond: 413
 };
 
 struct LogSettings {
@@ -153,6 +174,7 @@ struct Policy {
   std::vector<Route> routes;
   Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)
+  bool reads_bodies = false;                  // some route reads a username from the body
 
   // The first route (in file order) whose hosts, paths and methods all match; else default.
   const Route& match(std::string_view host, std::string_view path, std::string_view method) const;

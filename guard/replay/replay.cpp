@@ -238,19 +238,23 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
   const bool limit_denied = d.denied_by_limit();
   // The limits' keys when the limits ran for this record (none when a rule decided first).
   const auto calls = pipeline_.calls();
-  for (std::size_t i = 0; i < calls.size(); ++i) {
-    KeyStats& k = find_or_add(rs.limits[i].keys, key_value(calls[i].key));
+  for (const LimitCall& call : calls) {
+    LimitStats& ls = rs.limits[static_cast<std::size_t>(call.limit)];
+    KeyStats& k = find_or_add(ls.keys, key_value(call.key));
     k.count(now);
-    if (limit_denied && static_cast<int>(i) == d.limit_index) {
+    if (limit_denied && call.limit == d.limit_index) {
       ++k.denied;
-      ++rs.limits[i].denied;
+      ++ls.denied;
     }
   }
   ++rs.verdicts[static_cast<int>(d.verdict)];
   if (d.verdict != Verdict::allow) {
     ++rs.reasons[static_cast<int>(d.reason)];
-    if (d.ban_made) {
-      const std::string_view subject = calls[static_cast<std::size_t>(d.limit_index)].ban->subject;
+    const auto banning = std::find_if(calls.begin(), calls.end(), [&](const LimitCall& c) {
+      return c.limit == d.limit_index && c.ban != nullptr;
+    });
+    if (d.ban_made && banning != calls.end()) {
+      const std::string_view subject = banning->ban->subject;
       auto it = rs.banned.find(subject);
       if (it == rs.banned.end()) it = rs.banned.emplace(std::string(subject), BanStats{}).first;
       BanStats& b = it->second;

@@ -15,8 +15,9 @@ bool is_token_char(char c) {
 
 }  // namespace
 
-CapturePlan::CapturePlan(std::string_view client_ip_header, std::vector<std::string> key_headers)
-    : client_ip_header_(ascii_lower(client_ip_header)) {
+CapturePlan::CapturePlan(std::string_view client_ip_header, std::vector<std::string> key_headers,
+                         bool body)
+    : client_ip_header_(ascii_lower(client_ip_header)), body_(body) {
   if (key_headers.size() > kMaxKeyHeaders) key_headers.resize(kMaxKeyHeaders);
   for (auto& name : key_headers) key_headers_.push_back(ascii_lower(name));
   const auto note = [this](std::size_t length) {
@@ -26,6 +27,7 @@ CapturePlan::CapturePlan(std::string_view client_ip_header, std::vector<std::str
     note(name.size());
   }
   note(client_ip_header_.size());
+  if (body_) note(std::string_view("content-type").size());
   for (const auto& name : key_headers_) note(name.size());
 }
 
@@ -82,6 +84,8 @@ ParseOutcome parse_forward_request(const ForwardHeaders& headers, std::string_vi
   }
   out.request.client_ip = ip.ip;
   out.request.key_headers = headers.key_headers;
+  out.request.content_type = headers.content_type;
+  out.request.body = headers.body;
   return out;
 }
 

@@ -26,9 +26,13 @@ class CapturePlan {
  public:
   CapturePlan() : CapturePlan("X-Forwarded-For", {}) {}
   // Names in any case. Key headers beyond kMaxKeyHeaders are ignored (the loader refuses them).
-  CapturePlan(std::string_view client_ip_header, std::vector<std::string> key_headers);
+  // `body`: keep the request body and its Content-Type (a route reads a username from it:
+  // Traefik >= 3.3 forwards the body with forwardBody: true).
+  CapturePlan(std::string_view client_ip_header, std::vector<std::string> key_headers,
+              bool body = false);
 
   const std::string& client_ip_header() const { return client_ip_header_; }
+  bool body() const { return body_; }
   const std::vector<std::string>& key_headers() const { return key_headers_; }
   // False when no captured header has a name `length` bytes long. Lengths of 63 and more share
   // one bit, so a long name is never wrongly skipped.
@@ -40,6 +44,7 @@ class CapturePlan {
   std::string client_ip_header_;
   std::vector<std::string> key_headers_;
   std::uint64_t lengths_ = 0;  // bit n: some captured name is n bytes long (63: 63 or more)
+  bool body_ = false;
 };
 
 // Header values as received (views; absent headers are empty).
@@ -52,6 +57,8 @@ struct ForwardHeaders {
   bool method_present = false, host_present = false, uri_present = false;
   std::string_view duplicate;  // a header that must appear once but came twice
   bool client_ip_present = false;
+  std::string_view content_type;  // only with CapturePlan::body()
+  std::string_view body;          // the forwarded body (CapturePlan::body()), else empty
 };
 
 // Storage for the normalised host and path: one per session, reused for every request.
@@ -68,6 +75,10 @@ struct ForwardRequest {
   std::string_view raw_uri;  // as received (logs)
   IpAddress client_ip;
   std::array<std::string_view, kMaxKeyHeaders> key_headers{};
+  std::string_view content_type;  // of the forwarded body
+  std::string_view body;          // forwarded by the proxy (forwardBody), when captured
+  // A login name given outright (explain --username), instead of one read from the body.
+  std::string_view username;
 };
 
 struct BadRequest {

@@ -16,8 +16,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-constexpr std::size_t kBodyLimit = 64 * 1024;
 constexpr std::size_t kMaxPendingOutput = 64 * 1024;  // stop parsing pipelined requests past this
+// A body kept between requests is memory an idle connection holds for nothing.
+constexpr std::size_t kKeptBodyCapacity = 4096;
 
 }  // namespace
 
@@ -105,10 +106,12 @@ void Session::process() {
   while (!closed_ && !waiting_store_ && !close_after_write_ && read_len_ > 0 &&
          out_.size() < kMaxPendingOutput) {
     if (!parser_) {
-      parser_.emplace(worker_.snapshot()->capture,
-                      std::span<char>(read_buf() + read_capacity_, header_limit_ + 1024));
+      const Snapshot& snap = *worker_.snapshot();
+      body_.clear();
+      parser_.emplace(snap.capture,
+                      std::span<char>(read_buf() + read_capacity_, header_limit_ + 1024), &body_);
       parser_->header_limit(static_cast<std::uint32_t>(header_limit_));
-      parser_->body_limit(kBodyLimit);
+      parser_->body_limit(snap.policy->server.max_body_bytes);
       parser_->eager(true);
     }
     boost::system::error_code ec;
@@ -120,7 +123,10 @@ void Session::process() {
         reply_protocol_error(431,
                              "request headers exceed " + std::to_string(header_limit_) + " bytes");
       } else if (ec == boost::beast::http::error::body_limit) {
-        reply_protocol_error(413, "a ForwardAuth call carries no body; this one is too large");
+        body_.clear();
+        reply_protocol_error(
+            413, "the forwarded body exceeds server.max_body_bytes (" +
+                     std::to_string(worker_.snapshot()->policy->server.max_body_bytes) + " bytes)");
       } else {
         reply_protocol_error(400, "malformed HTTP request: " + ec.message());
       }
@@ -153,7 +159,8 @@ void Session::handle_request() {
   if (!keep_alive_) close_after_write_ = true;
   const auto progress = handler_.handle(worker_.snapshot(), worker_.store(), worker_.stats(),
                                         parser_->headers(), peer_, keep_alive_, out_);
-  parser_.reset();  // the handler copied what it needs out of the parser's arena
+  parser_.reset();  // the handler copied what it needs out of the parser's arena and the body
+  if (progress == ForwardAuthHandler::Progress::answered) release_body();
   if (progress == ForwardAuthHandler::Progress::answered) return;
   // Hold the pipeline until the shared store answers on this thread.
   waiting_store_ = true;
@@ -165,8 +172,19 @@ void Session::handle_request() {
                                   return;
                                 }
                                 self->handler_.finish(outcome, self->out_);
+                                self->release_body();
                                 self->process();
                               });
+}
+
+// The body (and any password in it) is gone once the request is answered.
+void Session::release_body() {
+  std::fill(body_.begin(), body_.end(), '\0');  // not even freed memory keeps a password
+  if (body_.capacity() > kKeptBodyCapacity) {
+    std::string().swap(body_);
+  } else {
+    body_.clear();
+  }
 }
 
 void Session::reply_protocol_error(int status, const std::string& detail) {

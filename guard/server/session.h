@@ -41,6 +41,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void consume(std::size_t n);
   void handle_request();
   void reply_protocol_error(int status, const std::string& detail);
+  void release_body();
   void do_write();
   void on_write(boost::system::error_code ec);
   void close();
@@ -57,6 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t read_len_ = 0;
   std::optional<ForwardAuthParser> parser_;
   std::string out_;
+  std::string body_;  // a forwarded body, only when a route reads usernames; freed after use
   ForwardAuthHandler handler_;
   bool keep_alive_ = true;
   bool close_after_write_ = false;

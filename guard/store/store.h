@@ -24,6 +24,7 @@ struct LimitCall {
   std::string_view key;      // canonical bytes: scoped by route and limit name (core/limit_key.h)
   std::uint64_t key_hash{};  // seeded hash of `key`, used by the local store
   const BanOrder* ban = nullptr;
+  int limit = -1;  // which of the route's limits this is (a limit that does not apply has none)
 };
 
 struct LimitOutcome {

@@ -77,7 +77,7 @@ TEST(Config, EachErrorNamesItsLineAndColumn) {
        "{require", "tailnet.nodes is not set"},
       {"bad limit key",
        "routes:\n  - name: r\n    limits: [{name: l, average: 1, key: [client_ip, cookie]}]\n",
-       "cookie", "must be client_ip, route, host or header:NAME"},
+       "cookie", "must be client_ip, route, host, username or header:NAME"},
       {"bad default", "default: maybe\n", "maybe", "default must be allow or deny"},
       {"bad mode", "routes:\n  - name: r\n    mode: dry\n", "dry",
        "mode must be enforce or shadow"},
