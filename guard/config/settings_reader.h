@@ -14,6 +14,7 @@ class SettingsReader {
   explicit SettingsReader(std::string base_dir) : base_dir_(std::move(base_dir)) {}
 
   void store(const YAML::Node& n, StoreSettings& s) const;
+  const std::string& base_dir() const { return base_dir_; }
   void geoip(const YAML::Node& n, GeoIpSettings& g) const;
   void tailnet(const YAML::Node& n, TailnetSettings& t) const;
 

@@ -151,6 +151,13 @@ struct LogSettings {
   double allow_sample = 1.0;  // fraction of them
 };
 
+// `admin:`: who may use the admin API's /v1 endpoints. A reload applies it: the token file is
+// read whenever the policy loads, so rewriting the file and reloading rotates the token.
+struct AdminSettings {
+  std::string token_file;  // empty: no token; only loopback callers may use /v1
+  std::string token;       // the file's token: a secret, never logged or echoed
+};
+
 struct Policy {
   std::string source_path;
   std::string listen = "127.0.0.1:8080";
@@ -164,6 +171,7 @@ struct Policy {
   TailnetSettings tailnet;
   LogSettings log;
   ServerSettings server;
+  AdminSettings admin;
   std::vector<Route> routes;
   Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)
