@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "guard/admin/admin_server.h"
+#include "guard/bans/table_ban_authority.h"  // INTERIM: see interim_bans below
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
 #include "guard/cli/store_wiring.h"
@@ -66,12 +67,19 @@ int run_serve(int argc, char** argv) {
   // Ready once a policy is loaded. The store adds no condition: with Redis down the on_error
   // policy answers at once, which is the point of the fallback (/metrics shows
   // edgeguard_store_fallback_active).
-  AdminServer admin(maintenance, {[&service] { return service->metrics().render(); },
-                                  [&service](std::string* why) {
-                                    if (service->ready()) return true;
-                                    *why = "no policy loaded";
-                                    return false;
-                                  }});
+  // INTERIM (admin branch) until the store-backed BanAuthority is wired here: the /v1/bans
+  // endpoints are answered by a table of this process's own, which the request path does not
+  // read (a ban made through the API is listed, not enforced). Replace `interim_bans` with the
+  // store's authority and delete these lines and the include.
+  TableBanAuthority interim_bans(maintenance.get_executor(), 10'000);
+  AdminServer admin(maintenance,
+                    {[&service] { return service->metrics().render(); },
+                     [&service](std::string* why) {
+                       if (service->ready()) return true;
+                       *why = "no policy loaded";
+                       return false;
+                     },
+                     [&service] { return service->snapshot()->policy; }, &interim_bans});
   if (!admin.bind(policy->admin_listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());
