@@ -12,7 +12,7 @@ using json::error_code;
 // records it and stops the parser (a handler that returns false must set `ec`).
 class FlatObjectHandler {
  public:
-  static constexpr std::size_t max_object_size = kMaxJsonFields;
+  static constexpr std::size_t max_object_size = kMaxJsonFields + 1;  // on_key() says it first
   static constexpr std::size_t max_array_size = 0;
   static constexpr std::size_t max_key_size = 1024;
   static constexpr std::size_t max_string_size = 64 * 1024;
@@ -53,7 +53,7 @@ class FlatObjectHandler {
                     "the field " + quote_client_text(key_) + " is given twice", ec);
       }
     }
-    if (fields.size() == kMaxJsonFields) {  // before Boost's own limit, for this message
+    if (fields.size() == kMaxJsonFields) {
       return fail({}, "the body has more than " + std::to_string(kMaxJsonFields) + " fields", ec);
     }
     fields.push_back({std::move(key_), {}});
