@@ -59,9 +59,16 @@ AdminAdmission AdminRouter::admit(const AdminRequestHead& head) const {
     }
   }
   if (allowed.empty()) {
-    a.refusal = problem(404, "no endpoint " + quote_client_text(path) +
-                                 ": the admin listener serves /metrics, /healthz, /readyz and "
-                                 "/v1/bans");
+    std::vector<std::string> served;  // "/v1/bans/..." for "/v1/bans/*"
+    for (const auto& e : endpoints_) {
+      std::string p = e->path;
+      if (p.ends_with("/*")) p.replace(p.size() - 1, 1, "...");
+      if (std::find(served.begin(), served.end(), p) == served.end()) served.push_back(p);
+    }
+    std::string list;
+    for (const auto& p : served) list += (list.empty() ? "" : ", ") + p;
+    a.refusal = problem(
+        404, "no endpoint " + quote_client_text(path) + ": the admin listener serves " + list);
     return a;
   }
   if (a.endpoint == nullptr) {

@@ -163,6 +163,8 @@ TEST_F(Router, UnknownPathsAre404AndWrongMethods405WithAllow) {
   auto r = request(http::verb::get, "/v1/nope");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.content_type, "application/problem+json");
+  EXPECT_NE(r.body.find("the admin listener serves /v1/bans, /v1/bans/..."), std::string::npos)
+      << r.body;
   EXPECT_EQ(request(http::verb::get, "/v1/bansx").status, 404);
   EXPECT_EQ(request(http::verb::get, "/").status, 404);
 
