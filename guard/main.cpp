@@ -14,6 +14,8 @@ int usage(FILE* out) {
       "  explain --config FILE --method M --host H --uri U --ip IP [--json]\n"
       "                                     the decision for one request, with its trace\n"
       "  replay  --config FILE LOG...       run Traefik access logs through the policy\n"
+      "  bans    list|add|delete [--admin URL] [--token-file F] [--json]\n"
+      "                                     see, make and lift bans through the admin API\n"
       "  version                            print the version\n",
       out);
   return out == stdout ? 0 : 2;
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   if (!std::strcmp(verb, "check")) return edgeguard::run_check(argc - 2, argv + 2);
   if (!std::strcmp(verb, "explain")) return edgeguard::run_explain(argc - 2, argv + 2);
   if (!std::strcmp(verb, "replay")) return edgeguard::run_replay(argc - 2, argv + 2);
+  if (!std::strcmp(verb, "bans")) return edgeguard::run_bans(argc - 2, argv + 2);
   if (!std::strcmp(verb, "version") || !std::strcmp(verb, "--version")) {
     std::printf("edgeguard %s\n", EDGEGUARD_VERSION);
     return 0;

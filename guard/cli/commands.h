@@ -7,5 +7,6 @@ int run_serve(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_explain(int argc, char** argv);
 int run_replay(int argc, char** argv);
+int run_bans(int argc, char** argv);
 
 }  // namespace edgeguard

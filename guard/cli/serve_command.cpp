@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "guard/admin/admin_server.h"
+#include "guard/bans/local_ban_authority.h"
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
 #include "guard/cli/store_wiring.h"
@@ -69,12 +70,18 @@ int run_serve(int argc, char** argv) {
   // Ready once a policy is loaded. The store adds no condition: with Redis down the on_error
   // policy answers at once, which is the point of the fallback (/metrics shows
   // edgeguard_store_fallback_active).
+  // The admin API's bans: this process's table in local mode (the Redis store's authority
+  // replaces it in Redis mode). Callbacks run on the maintenance loop, as the API expects.
+  LocalBanAuthority bans(
+      service->local_bans(), [&service] { return service->snapshot()->policy->bans.escalation; },
+      [&maintenance](std::function<void()> f) { boost::asio::post(maintenance, std::move(f)); });
   AdminServer admin(maintenance, {[&service] { return service->metrics().render(); },
                                   [&service](std::string* why) {
                                     if (service->ready()) return true;
                                     *why = "no policy loaded";
                                     return false;
-                                  }});
+                                  },
+                                  [&service] { return service->snapshot()->policy; }, &bans});
   if (!admin.bind(settings.admin_listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());

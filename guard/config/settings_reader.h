@@ -24,6 +24,7 @@ class SettingsReader {
   std::string address(const YAML::Node& n, const std::string& name) const;
   int threads(const YAML::Node& n) const;
   void store(const YAML::Node& n, StoreSettings& s) const;
+  const std::string& base_dir() const { return base_dir_; }
   void geoip(const YAML::Node& n, GeoIpSettings& g) const;
   void tailnet(const YAML::Node& n, TailnetSettings& t, NodeSourceSettings& source) const;
   // Records where restart-only setting `name` is written (sections outside this file, such as

@@ -161,6 +161,13 @@ struct BanSettings {
   Escalation escalation;
 };
 
+// `admin:`: who may use the admin API's /v1 endpoints. A reload applies it: the token file is
+// read whenever the policy loads, so rewriting the file and reloading rotates the token.
+struct AdminSettings {
+  std::string token_file;  // empty: no token; only loopback callers may use /v1
+  std::string token;       // the file's token: a secret, never logged or echoed
+};
+
 struct Policy {
   std::string source_path;
   RestartSettings settings;  // fixed for the life of the process; a reload may not change them
@@ -171,6 +178,7 @@ struct Policy {
   LogSettings log;
   ServerSettings server;
   BanSettings bans;
+  AdminSettings admin;
   std::vector<Route> routes;
   Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)

@@ -211,5 +211,42 @@ TEST_F(BansE2e, BansSurviveAReload) {
   EXPECT_EQ(reason_of(ask("auth.example.net", "198.51.100.7")), "ban");
 }
 
+// The admin API's bans are the ones the request path enforces: a ban by hand refuses at once,
+// escalates like any other, and an unban lets the next request through.
+TEST_F(BansE2e, AManualBanIsEnforcedAndAnUnbanLiftsIt) {
+  auto admin = [&](const std::string& method, const std::string& target,
+                   const std::string& body = "") {
+    Conn c(server_->admin_port());
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n";
+    if (!body.empty()) {
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n";
+    }
+    EXPECT_TRUE(c.ok() && c.send(req + "\r\n" + body));
+    return c.read_response();
+  };
+  EXPECT_EQ(ask("other.example.net", "198.51.100.20").status, 200);
+  const HttpResponse made =
+      admin("POST", "/v1/bans", R"({"subject": "ip:198.51.100.20", "for": "10m", "route": "*"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const HttpResponse refused = ask("other.example.net", "198.51.100.20");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(reason_of(refused), "ban");
+  EXPECT_EQ(refused.header("Retry-After"), "600");
+  EXPECT_EQ(reason_of(ask("auth.example.net", "198.51.100.20")), "ban");
+  EXPECT_EQ(ask("other.example.net", "198.51.100.21").status, 200);
+  const HttpResponse listed = admin("GET", "/v1/bans");
+  EXPECT_NE(listed.body.find("\"ip:198.51.100.20\""), std::string::npos) << listed.body;
+  EXPECT_EQ(metric(R"(edgeguard_bans_total{route="*",source="manual"})"), 1);
+
+  const HttpResponse lifted = admin("DELETE", "/v1/bans/ip:198.51.100.20");
+  EXPECT_EQ(lifted.status, 200) << lifted.body;
+  EXPECT_EQ(ask("other.example.net", "198.51.100.20").status, 200);
+  EXPECT_EQ(admin("DELETE", "/v1/bans/ip:198.51.100.20").status, 404);
+  EXPECT_EQ(metric("edgeguard_bans_active"), 0);
+  ASSERT_TRUE(eventually(
+      [&] { return server_->stdout_text().find("\"event\":\"unban\"") != std::string::npos; }));
+}
+
 }  // namespace
 }  // namespace edgeguard::testing

@@ -12,6 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "guard/admin/admin_response.h"
+#include "guard/admin/admin_router.h"
+#include "guard/admin/ban_request.h"
+#include "guard/admin/json_fields.h"
+#include "guard/bans/ban.h"
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
 #include "guard/http/forward_auth_parser.h"
@@ -373,6 +378,61 @@ void check_redis_reply(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(redirect->slot >= 0 && redirect->slot < kClusterSlots);
         FUZZ_CHECK(!redirect->target.host.empty());
       }
+    }
+  }
+}
+
+// The admin API's request parsing: the bytes as a POST /v1/bans body, and as the subject of a
+// DELETE /v1/bans/<subject> path. A request that parses is within bounds, its subject canonical
+// (canonicalising again changes nothing) and its route one of the policy's; a refusal names at
+// most a short printable field and its problem+json body parses.
+void check_admin_request(const std::uint8_t* data, std::size_t size) {
+  const Policy& policy = example_policy();
+  const std::string_view text = as_view(data, size);
+  auto check_refusal = [](const FieldError& e) {
+    FUZZ_CHECK(!e.detail.empty() && e.detail.size() <= 1024);
+    FUZZ_CHECK(e.field.size() <= 70);
+    for (char c : e.field) FUZZ_CHECK(c >= 0x20 && c < 0x7f);
+    const AdminResponse r = problem(400, e.detail, e.field);
+    boost::json::error_code ec;
+    const auto v = boost::json::parse(r.body, ec);
+    FUZZ_CHECK(!ec);
+    FUZZ_CHECK(v.as_object().at("detail").as_string() == e.detail);
+  };
+  auto check_subject = [&](const std::string& subject) {
+    std::string why;
+    const auto again = canonical_subject(subject, policy.client_ip.ipv6_prefix, &why);
+    FUZZ_CHECK(again && *again == subject);
+  };
+
+  FieldError error;
+  if (auto fields = parse_json_fields(text, &error)) {
+    FUZZ_CHECK(fields->size() <= kMaxJsonFields);
+    for (std::size_t i = 0; i < fields->size(); ++i) {
+      for (std::size_t j = i + 1; j < fields->size(); ++j) {
+        FUZZ_CHECK((*fields)[i].name != (*fields)[j].name);
+      }
+    }
+  } else {
+    check_refusal(error);
+  }
+  if (auto request = parse_ban_request(text, policy, &error)) {
+    check_subject(request->subject);
+    FUZZ_CHECK(request->for_ns >= kMinBanNs && request->for_ns <= kMaxBanNs);
+    bool known = request->route == kEveryRoute || request->route == policy.default_route.name;
+    for (const Route& r : policy.routes) known = known || r.name == request->route;
+    FUZZ_CHECK(known);
+  } else {
+    check_refusal(error);
+  }
+
+  if (auto decoded = percent_decode(text)) {
+    FUZZ_CHECK(percent_decode(percent_encode(*decoded)) == *decoded);
+    if (auto subject = parse_unban_subject(*decoded, policy, &error)) {
+      check_subject(*subject);
+      FUZZ_CHECK(is_valid_utf8(*subject));
+    } else {
+      check_refusal(error);
     }
   }
 }
