@@ -8,38 +8,54 @@ namespace {
 namespace json = boost::json;
 using json::error_code;
 
-// SAX handler: accepts exactly one object of scalars. Each callback that finds a violation
-// records it and stops the parser (a handler that returns false must set `ec`).
+// SAX handler: accepts exactly one object of scalars (or, with `max_objects` > 0, an array of
+// up to that many such objects). Each callback that finds a violation records it and stops the
+// parser (a handler that returns false must set `ec`).
 class FlatObjectHandler {
  public:
   static constexpr std::size_t max_object_size = kMaxJsonFields + 1;  // on_key() says it first
-  static constexpr std::size_t max_array_size = 0;
+  static constexpr std::size_t max_array_size = std::size_t(-1);      // on_object_begin() counts
   static constexpr std::size_t max_key_size = 1024;
   static constexpr std::size_t max_string_size = 64 * 1024;
 
-  std::vector<JsonField> fields;
+  std::vector<std::vector<JsonField>> objects;
   FieldError error;
   bool failed = false;
+  std::size_t max_objects = 0;  // 0: one object, no array
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
 
   bool on_object_begin(error_code& ec) {
-    if (depth_ == 0) {
-      depth_ = 1;
+    if (depth_ == 0 || (depth_ == 1 && in_array_)) {
+      if (in_array_ && objects.size() == max_objects) {
+        return fail({}, "the batch has more than " + std::to_string(max_objects) + " objects", ec);
+      }
+      objects.emplace_back();
+      ++depth_;
       return true;
     }
     return nested("an object", ec);
   }
   bool on_object_end(std::size_t, error_code&) {
-    depth_ = 0;
+    --depth_;
     return true;
   }
   bool on_array_begin(error_code& ec) {
-    if (depth_ == 0) return fail({}, "the body must be a JSON object, not an array", ec);
+    if (depth_ == 0) {
+      if (max_objects == 0) return fail({}, "the body must be a JSON object, not an array", ec);
+      in_array_ = true;
+      depth_ = 1;
+      return true;
+    }
+    if (depth_ == 1 && in_array_) return fail({}, "a batch holds objects, not arrays", ec);
     return nested("an array", ec);
   }
-  bool on_array_end(std::size_t, error_code&) { return true; }
+  bool on_array_end(std::size_t n, error_code& ec) {
+    if (n == 0) return fail({}, "the batch is empty", ec);
+    depth_ = 0;
+    return true;
+  }
 
   bool on_key_part(json::string_view s, std::size_t, error_code&) {
     key_.append(s.data(), s.size());
@@ -47,9 +63,10 @@ class FlatObjectHandler {
   }
   bool on_key(json::string_view s, std::size_t, error_code& ec) {
     key_.append(s.data(), s.size());
+    std::vector<JsonField>& fields = objects.back();
     for (const auto& f : fields) {
       if (f.name == key_) {
-        return fail(printable_client_text(key_),
+        return fail(where() + printable_client_text(key_),
                     "the field " + quote_client_text(key_) + " is given twice", ec);
       }
     }
@@ -99,28 +116,36 @@ class FlatObjectHandler {
     ec = json::error::exception;  // any code: `error` says what happened
     return false;
   }
+  // "[3]." inside a batch: which object a field belongs to.
+  std::string where() const {
+    return in_array_ ? "[" + std::to_string(objects.size() - 1) + "]." : std::string();
+  }
   bool nested(const char* what, error_code& ec) {
-    const std::string name = fields.empty() ? std::string() : fields.back().name;
-    return fail(printable_client_text(name),
+    const std::string name =
+        objects.empty() || objects.back().empty() ? std::string() : objects.back().back().name;
+    return fail(where() + printable_client_text(name),
                 "the field " + quote_client_text(name) +
                     " must be a string, number, "
                     "true, false or null, not " +
                     what,
                 ec);
   }
-  bool top_level_scalar(error_code& ec) { return fail({}, "the body must be a JSON object", ec); }
+  bool top_level_scalar(error_code& ec) {
+    return fail({}, in_array_ ? "a batch holds objects" : "the body must be a JSON object", ec);
+  }
   bool number(json::string_view s, error_code& ec) {
     if (depth_ == 0) return top_level_scalar(ec);
     text_.append(s.data(), s.size());
     return value(JsonScalar::Kind::number);
   }
   bool value(JsonScalar::Kind kind) {
-    fields.back().value = {kind, std::move(text_)};
+    objects.back().back().value = {kind, std::move(text_)};
     text_.clear();
     return true;
   }
 
-  int depth_ = 0;
+  int depth_ = 0;  // 1 inside the object (or the batch's array), 2 inside a batch's object
+  bool in_array_ = false;
   std::string key_;
   std::string text_;
 };
@@ -141,12 +166,17 @@ const char* to_string(JsonScalar::Kind kind) {
   return "?";
 }
 
-std::optional<std::vector<JsonField>> parse_json_fields(std::string_view body, FieldError* error) {
+namespace {
+
+std::optional<std::vector<std::vector<JsonField>>> parse_objects(std::string_view body,
+                                                                 std::size_t max_objects,
+                                                                 FieldError* error) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     *error = {{}, "the body is empty: send a JSON object"};
     return std::nullopt;
   }
   json::basic_parser<FlatObjectHandler> parser(json::parse_options{});
+  parser.handler().max_objects = max_objects;
   error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   FlatObjectHandler& h = parser.handler();
@@ -164,7 +194,21 @@ std::optional<std::vector<JsonField>> parse_json_fields(std::string_view body, F
               "the body has bytes after its JSON object (at byte " + std::to_string(used) + ")"};
     return std::nullopt;
   }
-  return std::move(h.fields);
+  return std::move(h.objects);
+}
+
+}  // namespace
+
+std::optional<std::vector<JsonField>> parse_json_fields(std::string_view body, FieldError* error) {
+  auto objects = parse_objects(body, 0, error);
+  if (!objects) return std::nullopt;
+  return std::move(objects->front());
+}
+
+std::optional<std::vector<std::vector<JsonField>>> parse_json_field_batch(std::string_view body,
+                                                                          std::size_t max_objects,
+                                                                          FieldError* error) {
+  return parse_objects(body, max_objects, error);
 }
 
 std::string printable_client_text(std::string_view text, std::size_t max) {

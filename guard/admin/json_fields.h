@@ -34,6 +34,13 @@ struct FieldError {
 
 std::optional<std::vector<JsonField>> parse_json_fields(std::string_view body, FieldError* error);
 
+// One such object, or a JSON array of 1 to `max_objects` of them (a batch): each object as its
+// own list of fields, in body order. The same strictness per object; an error in the n-th
+// object names it ("[3].route").
+std::optional<std::vector<std::vector<JsonField>>> parse_json_field_batch(std::string_view body,
+                                                                          std::size_t max_objects,
+                                                                          FieldError* error);
+
 // Client text made safe to repeat in an answer: at most `max` bytes of printable ASCII
 // (anything else shown as '?', a cut shown as "..."); quote_client_text adds single quotes.
 std::string printable_client_text(std::string_view text, std::size_t max = 64);

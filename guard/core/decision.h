@@ -30,6 +30,7 @@ inline constexpr int kReasonCount = 8;
 // Facts about the client, resolved by adapters before the core runs (guard/pipeline/facts.h).
 struct Facts {
   IpAddress client_ip;
+  bool client_ip_known = true;  // false only for a failure report that names no address
   GeoFacts geo;
   const DirectoryEntry* node = nullptr;  // the enrolled tailnet node at client_ip, if any
   // The login name the route read from the body (canonical), or given outright; empty: none.

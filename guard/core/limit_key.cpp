@@ -115,7 +115,8 @@ void build_limit_calls(const Route& route, std::span<const LimitPolicy> limits,
   for (std::size_t index = 0; index < limits.size(); ++index) {
     const LimitPolicy& limit = limits[index];
     if (out.count == kMaxLimitsPerRoute) break;
-    if (facts.username.empty() && limit.needs_username()) continue;
+    if (facts.username.empty() && limit.keyed_on(KeyPart::Kind::username)) continue;
+    if (!facts.client_ip_known && limit.keyed_on(KeyPart::Kind::client_ip)) continue;
     KeyWriter w(free);
     w.put(limit.key_prefix);
     put_parts(w, limit, request, facts, ipv6_prefix, kKeySeparator);

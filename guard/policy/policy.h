@@ -70,10 +70,11 @@ struct LimitPolicy {
   std::string key_prefix;         // "route\x1flimit": keys are scoped by route and limit name
   std::optional<BanRule> ban;     // always set on a failure limit (15m unless configured)
 
-  // A limit keyed on the username does not apply to a request without one.
-  bool needs_username() const {
+  // A limit keyed on the username does not apply to a request without one, nor one keyed on
+  // the client address to a failure report without one.
+  bool keyed_on(KeyPart::Kind kind) const {
     for (const KeyPart& p : key) {
-      if (p.kind == KeyPart::Kind::username) return true;
+      if (p.kind == kind) return true;
     }
     return false;
   }

@@ -155,6 +155,23 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
   return out;
 }
 
+void LocalLimitStore::reset(std::span<const LimitCall> calls) {
+  for (const LimitCall& call : calls) {
+    Shard& shard = shards_[shard_of(call.key_hash)];
+    std::lock_guard lock(shard.mu);
+    const std::uint64_t key = slot_key(call.key_hash);
+    const std::size_t mask = shard.slots.size() - 1;
+    for (std::size_t i = key & mask, probes = 0; probes < shard.slots.size();
+         ++probes, i = (i + 1) & mask) {
+      if (shard.slots[i].key == key) {
+        shard.slots[i].tat = 0;  // full: the slot stays in its probe chain until reused
+        break;
+      }
+      if (shard.slots[i].key == 0) break;
+    }
+  }
+}
+
 std::size_t LocalLimitStore::local_bucket_count() const {
   std::size_t total = 0;
   for (const auto& s : shards_) total += s.live_hint.load(std::memory_order_relaxed);

@@ -22,6 +22,7 @@ class LocalLimitStore final : public ImmediateLimitStore {
 
   std::optional<LimitOutcome> try_admit(std::span<const LimitCall> calls, std::int64_t now_ns,
                                         bool dry_run) override;
+  void reset(std::span<const LimitCall> calls) override;
   std::size_t local_bucket_count() const override;
 
   // The stored TAT for a key (0 if none): for tests and explain.

@@ -56,6 +56,10 @@ class LimitStore {
   virtual void admit_async(std::span<const LimitCall> calls, std::int64_t now_ns, bool dry_run,
                            Completion done) = 0;
 
+  // Forgets the buckets of `calls`, full again (a login that worked resets that account's
+  // failure limits). Fire and forget: a reset that fails leaves the buckets to refill.
+  virtual void reset(std::span<const LimitCall> calls) = 0;
+
   // Buckets currently held in this process (for edgeguard_local_buckets).
   virtual std::size_t local_bucket_count() const = 0;
 };
