@@ -374,10 +374,10 @@ const CrowdsecDecision* DecisionSet::find_target(DecisionScope scope, std::uint3
 const CrowdsecDecision* DecisionSet::find(const IpAddress& ip, std::string_view country,
                                           std::uint32_t asn, std::int64_t now_ns) const {
   const CrowdsecDecision* best = nullptr;
-  // A ban settles it; a captcha may still be outranked by a ban in another scope.
+  // A ban settles it; anything else may still be outranked by a ban in another scope.
   auto settles = [&best](const CrowdsecDecision* d) {
     if (d != nullptr && (best == nullptr || d->type < best->type)) best = d;
-    return best != nullptr && best->type != DecisionType::captcha;
+    return best != nullptr && best->type == DecisionType::ban;
   };
   if (settles(find_ip(ip, now_ns))) return best;
   if (settles(find_range(ip, now_ns))) return best;
