@@ -140,7 +140,9 @@ TEST(CrowdsecDecisionSet, ABanOutranksACaptchaAndALongerOneOutlivesAShorter) {
                            {2, "Range", "10.1.0.0/16", "10s", "ban"},
                            {3, "Range", "10.1.2.0/24", "20s", "ban"},
                            {4, "Ip", "10.1.2.3", "5s", "captcha"},
-                           {5, "Country", "FR", "30s", "ban"}}),
+                           {5, "Country", "FR", "30s", "ban"},
+                           {6, "Ip", "10.50.0.1", "1h", "throttle"},
+                           {7, "Range", "10.50.0.0/16", "1h", "ban"}}),
                    true);
   // 10.1.2.3: captcha on the address, bans on two ranges (20 s wins), a captcha on the /8.
   EXPECT_EQ(found(*set, "10.1.2.3", kT0), 3);
@@ -152,6 +154,9 @@ TEST(CrowdsecDecisionSet, ABanOutranksACaptchaAndALongerOneOutlivesAShorter) {
   // A captcha on the address does not hide a ban on the country.
   EXPECT_EQ(found(*set, "10.200.0.1", kT0, "FR"), 5);
   EXPECT_EQ(set->find(ip("10.9.9.9"), "", 0, kT0)->type, DecisionType::captcha);
+  // A custom type on the address does not hide a ban on its range either.
+  EXPECT_EQ(found(*set, "10.50.0.1", kT0), 7);
+  EXPECT_EQ(found(*set, "10.50.0.1", kT0 + 3600 * kS - 1), 7);
 }
 
 TEST(CrowdsecDecisionSet, SeveralDecisionsOnOneAddressExpireOneByOne) {
