@@ -14,6 +14,8 @@ namespace {
 constexpr std::uint32_t kEmpty = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 constexpr int kTypeCount = 3;
+constexpr std::size_t kV4Buckets = 65536;          // one per /16
+constexpr std::size_t kMinPiecesForBucket = 1024;  // below, a binary search is a few steps
 
 std::uint64_t hash_address(u128 bits) {
   // splitmix64's finaliser over both halves: IPv4 keys differ only in the low 32 bits.
@@ -310,12 +312,33 @@ void DecisionSet::index_ranges(Intervals<Key>& into, bool v4) {
   into.ref_begin.push_back(static_cast<std::uint32_t>(into.refs.size()));
   into.starts.shrink_to_fit();
   into.refs.shrink_to_fit();
+  if constexpr (sizeof(Key) == 4) {
+    // 256 KB of index pays off once a binary search would take more than a few steps.
+    if (into.starts.size() > kMinPiecesForBucket) {
+      into.bucket.resize(kV4Buckets + 1);
+      std::size_t piece = 0;
+      for (std::size_t b = 0; b <= kV4Buckets; ++b) {
+        const std::uint64_t first = static_cast<std::uint64_t>(b) << 16;
+        while (piece < into.starts.size() && into.starts[piece] < first) ++piece;
+        into.bucket[b] = static_cast<std::uint32_t>(piece);
+      }
+    }
+  }
 }
 
 template <typename Key>
 const std::uint32_t* DecisionSet::Intervals<Key>::lookup(Key key, const std::uint32_t** end) const {
-  // starts[0] is 0, so every key falls in a piece.
-  const auto it = std::upper_bound(starts.begin(), starts.end(), key);
+  // starts[0] is 0, so every key falls in a piece: the last one starting at or before it. With
+  // a bucket index only the pieces starting in key's /16 can follow that one; if none of them
+  // starts at or before key, it is the piece before them.
+  auto first = starts.begin(), last = starts.end();
+  if constexpr (sizeof(Key) == 4) {
+    if (!bucket.empty()) {
+      first = starts.begin() + bucket[key >> 16];
+      last = starts.begin() + bucket[(key >> 16) + 1];
+    }
+  }
+  const auto it = std::upper_bound(first, last, key);
   const auto piece = static_cast<std::size_t>(it - starts.begin()) - 1;
   *end = refs.data() + ref_begin[piece + 1];
   return refs.data() + ref_begin[piece];
@@ -324,7 +347,7 @@ const std::uint32_t* DecisionSet::Intervals<Key>::lookup(Key key, const std::uin
 template <typename Key>
 std::size_t DecisionSet::Intervals<Key>::memory_bytes() const {
   return starts.capacity() * sizeof(Key) +
-         (ref_begin.capacity() + refs.capacity()) * sizeof(std::uint32_t);
+         (ref_begin.capacity() + refs.capacity() + bucket.capacity()) * sizeof(std::uint32_t);
 }
 
 const CrowdsecDecision* DecisionSet::find_ip(const IpAddress& ip, std::int64_t now_ns) const {

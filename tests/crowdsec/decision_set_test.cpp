@@ -227,7 +227,37 @@ TEST(CrowdsecDecisionSet, SharesStringsAndKeepsThemAliveAcrossSets) {
   EXPECT_LT(s2->memory_bytes(), 1000u * 120u);
 }
 
-// Against a plain list: random addresses, nested and overlapping ranges, random expiries.
+// Over 1 024 IPv4 pieces the set indexes them by /16: a key whose /16 has pieces starting only
+// after it belongs to the piece before them, which started in an earlier /16.
+TEST(CrowdsecDecisionSet, IndexedRangesMatchAcrossTheirSixteenBuckets) {
+  const DecisionSet empty;
+  std::vector<D> ds = {{1, "Range", "10.0.0.0/15", "1h", "captcha"},
+                       {2, "Range", "10.1.128.0/24", "1h", "ban"},
+                       {3, "Range", "255.255.255.0/24", "1h", "ban"}};
+  for (int i = 0; i < 600; ++i) {  // 1 200 pieces elsewhere
+    ds.push_back({10 + i, "Range",
+                  "192.168." + std::to_string(i % 256) + "." + std::to_string(i / 256 * 64) + "/27",
+                  "1h", "ban"});
+  }
+  auto set = apply(empty, answer(ds), true);
+  EXPECT_EQ(found(*set, "10.0.0.1"), 1);
+  EXPECT_EQ(found(*set, "10.1.0.5"), 1);  // /16 10.1 has pieces, all starting after this key
+  EXPECT_EQ(found(*set, "10.1.127.255"), 1);
+  EXPECT_EQ(found(*set, "10.1.128.0"), 2);
+  EXPECT_EQ(found(*set, "10.1.128.255"), 2);
+  EXPECT_EQ(found(*set, "10.1.129.0"), 1);
+  EXPECT_EQ(found(*set, "10.1.255.255"), 1);
+  EXPECT_EQ(found(*set, "10.2.0.0"), 0);
+  EXPECT_EQ(found(*set, "9.255.255.255"), 0);
+  EXPECT_EQ(found(*set, "0.0.0.0"), 0);
+  EXPECT_EQ(found(*set, "255.255.255.255"), 3);
+  EXPECT_EQ(found(*set, "255.255.254.255"), 0);
+  EXPECT_EQ(found(*set, "192.168.5.1"), 15);
+  EXPECT_EQ(found(*set, "192.168.5.32"), 0);
+}
+
+// Against a plain list: random addresses, nested and overlapping ranges (IPv4 ones across 16
+// /16s, so the IPv4 bucket index is built and ranges span its buckets), random expiries.
 TEST(CrowdsecDecisionSet, AgreesWithALinearScan) {
   std::mt19937_64 rng(7);
   const DecisionSet empty;
@@ -246,7 +276,7 @@ TEST(CrowdsecDecisionSet, AgreesWithALinearScan) {
     const int prefix = range ? static_cast<int>(rng() % (v6 ? 64 : 24)) + (v6 ? 48 : 8) : width;
     IpAddress a =
         v6 ? IpAddress::from_bits((u128{0x20010db8} << 96) | (u128{rng() % 64} << 80) | (rng() % 4))
-           : IpAddress::from_v4(0x0a000000u | static_cast<std::uint32_t>(rng() % 4096));
+           : IpAddress::from_v4(0x0a000000u | static_cast<std::uint32_t>(rng() % (1u << 20)));
     a = a.masked(prefix);
     const int seconds = static_cast<int>(rng() % 100) + 1;
     const bool captcha = rng() % 3 == 0;
@@ -262,7 +292,7 @@ TEST(CrowdsecDecisionSet, AgreesWithALinearScan) {
     const bool v6 = rng() % 4 == 0;
     const IpAddress a =
         v6 ? IpAddress::from_bits((u128{0x20010db8} << 96) | (u128{rng() % 64} << 80) | (rng() % 4))
-           : IpAddress::from_v4(0x0a000000u | static_cast<std::uint32_t>(rng() % 4096));
+           : IpAddress::from_v4(0x0a000000u | static_cast<std::uint32_t>(rng() % (1u << 20)));
     const std::int64_t now = kT0 + static_cast<std::int64_t>(rng() % 110) * kS;
     // The expected type: the best active one covering `a`.
     int best = 3;
