@@ -66,7 +66,8 @@ class TextInterner {
   explicit TextInterner(const std::vector<std::shared_ptr<const DecisionText>>& base) {
     for (const auto& text : base) {
       owner_.emplace(text.get(), text);
-      by_value_.emplace(key_of(text->type, text->scenario, text->origin), text);
+      key_of(text->type, text->scenario, text->origin, key_);
+      by_value_.emplace(key_, text);
     }
   }
 
@@ -78,7 +79,7 @@ class TextInterner {
 
   const DecisionText* intern(std::string_view type, std::string_view scenario,
                              std::string_view origin) {
-    key_ = key_of(type, scenario, origin);
+    key_of(type, scenario, origin, key_);  // reuses key_'s buffer: no allocation per decision
     auto it = by_value_.find(key_);
     if (it == by_value_.end()) {
       auto text = std::make_shared<const DecisionText>(
@@ -97,12 +98,10 @@ class TextInterner {
   }
 
  private:
-  static std::string key_of(std::string_view type, std::string_view scenario,
-                            std::string_view origin) {
-    std::string key;
-    key.reserve(type.size() + scenario.size() + origin.size() + 2);
+  static void key_of(std::string_view type, std::string_view scenario, std::string_view origin,
+                     std::string& key) {
+    key.clear();
     key.append(type).append(1, '\0').append(scenario).append(1, '\0').append(origin);
-    return key;
   }
 
   std::unordered_map<const DecisionText*, std::shared_ptr<const DecisionText>> owner_;

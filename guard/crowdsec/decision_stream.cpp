@@ -207,13 +207,13 @@ std::int64_t StreamDecision::key() const {
 
 bool parse_decision_stream(std::string_view body, ScopeMask scopes, StreamUpdate& out,
                            std::string* error) {
-  // One arena for the whole document: a startup answer holds 100 000 small objects.
   json::parse_options options;
   options.max_depth = 8;  // the answer is 3 deep; anything deeper is not LAPI's
   boost::system::error_code ec;
-  out.document_ = json::parse(
-      json::string_view(body.data(), body.size()), ec,
-      json::make_shared_resource<json::monotonic_resource>(body.size() + 1024), options);
+  out.document_ = nullptr;  // before the arena it may live in goes
+  out.arena_ = std::make_unique<json::monotonic_resource>(body.size() + 1024);
+  out.document_ = json::parse(json::string_view(body.data(), body.size()), ec,
+                              json::storage_ptr(out.arena_.get()), options);
   if (ec) {
     *error = "not JSON (" + ec.message() + ")";
     return false;

@@ -7,8 +7,10 @@
 // deadlines. An entry edgeguard cannot use (a scope not configured, such as Username, or a value
 // that does not parse) is skipped and counted, not an error: one odd decision must not cost the
 // whole list. A body that is not such an object is an error, and the caller keeps its set.
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +52,10 @@ class StreamUpdate {
 
  private:
   friend bool parse_decision_stream(std::string_view, ScopeMask, StreamUpdate&, std::string*);
+  // One arena for the whole document (a startup answer holds 100 000 small objects), owned
+  // here rather than shared, so the document's destruction frees it at once instead of
+  // visiting every value.
+  std::unique_ptr<boost::json::monotonic_resource> arena_;
   boost::json::value document_;
 };
 
