@@ -1,8 +1,8 @@
 #include "guard/crowdsec/decision_stream.h"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
+#include <optional>
 
 #include "guard/crowdsec/go_duration.h"
 
@@ -20,13 +20,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
-}
-
-std::string_view string_field(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr || !v->is_string()) return {};
-  const json::string& s = v->get_string();
-  return {s.data(), s.size()};
 }
 
 std::optional<DecisionScope> scope_of(std::string_view text) {
@@ -105,41 +98,200 @@ std::uint64_t mix_text(std::uint64_t h, std::string_view s) {
   return h;
 }
 
-class EntryReader {
- public:
-  EntryReader(ScopeMask scopes, StreamUpdate& out) : scopes_(scopes), out_(out) {}
+// One entry's members, as read; buffers are reused from entry to entry.
+struct EntryFields {
+  enum Field { none, id, scope, value, type, duration, scenario, origin };
+  static constexpr int kStrings = 7;  // scope .. origin, indexed by Field
+  std::string text[kStrings + 1];
+  bool present[kStrings + 1] = {};
+  std::int64_t id_value = 0;
 
-  // Appends the decisions of one "new" or "deleted" array to `into`.
-  bool read_list(const json::value* list, bool need_duration, std::vector<StreamDecision>& into,
-                 std::string_view name, std::string* error) {
-    if (list == nullptr || list->is_null()) return true;  // LAPI writes null, not [], for none
-    if (!list->is_array()) {
-      // (Appended piecewise: g++ 12 warns falsely on "\"" + std::string(...).)
-      error->assign(1, '"').append(name).append("\" is neither an array nor null");
-      return false;
+  void clear() {
+    for (int i = 0; i <= kStrings; ++i) {
+      text[i].clear();
+      present[i] = false;
     }
-    into.reserve(list->get_array().size());
-    for (const json::value& entry : list->get_array()) {
-      StreamDecision d;
-      if (const char* why = read_entry(entry, need_duration, d)) {
-        skip(why);
-      } else {
-        into.push_back(d);
-      }
+    id_value = 0;
+  }
+  static Field field_of(std::string_view key) {
+    if (key == "id") return id;
+    if (key == "scope") return scope;
+    if (key == "value") return value;
+    if (key == "type") return type;
+    if (key == "duration") return duration;
+    if (key == "scenario") return scenario;
+    if (key == "origin") return origin;
+    return none;
+  }
+  std::string_view get(Field f) const {
+    return present[f] ? std::string_view(text[f]) : std::string_view();
+  }
+};
+
+// The JSON events of a stream answer. Depths: 1 the top object, 2 the "new"/"deleted" array,
+// 3 an entry, 4 and more inside an entry's members (ignored, like any other top-level member).
+class StreamHandler {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  StreamHandler(ScopeMask scopes, StreamUpdate& out, std::unordered_set<std::string>& strings)
+      : scopes_(scopes), out_(out), strings_(strings) {}
+
+  std::string problem;  // why the body is not a stream answer
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (depth_ == 0) return enter(ec);  // the top object
+    if (depth_ == 1 && list_ != nullptr) return fail("neither an array nor null", ec);
+    if (depth_ == 2 && list_ != nullptr) {
+      in_entry_ = true;
+      fields_.clear();
+    } else if (depth_ == 3 && in_entry_) {
+      fields_.present[current_] = false;  // a member that is not a string or a number
+      current_ = EntryFields::none;
     }
+    return enter(ec);
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    if (depth_ == 2 && in_entry_) {
+      in_entry_ = false;
+      finish_entry();
+    }
+    if (depth_ == 1) list_ = nullptr;
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code& ec) {
+    if (depth_ == 0) return fail("not a JSON object", ec);
+    if (depth_ == 2 && list_ != nullptr) skip("an entry that is not an object");
+    if (depth_ == 3 && in_entry_) {
+      fields_.present[current_] = false;
+      current_ = EntryFields::none;
+    }
+    return enter(ec);
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    if (depth_ == 1) list_ = nullptr;
     return true;
   }
 
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    if (depth_ == 1) {
+      list_ = key_ == "new" ? &out_.added : key_ == "deleted" ? &out_.deleted : nullptr;
+      list_name_ = key_;
+    } else if (depth_ == 3 && in_entry_) {
+      current_ = EntryFields::field_of(key_);
+      if (current_ != EntryFields::none) {
+        fields_.text[current_].clear();
+        fields_.present[current_] = false;
+      }
+    }
+    key_.clear();
+    return true;
+  }
+
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code& ec) {
+    if (!scalar(ec)) return false;
+    if (capturing()) fields_.text[current_].append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code& ec) {
+    if (!scalar(ec)) return false;
+    if (capturing()) {
+      fields_.text[current_].append(s.data(), s.size());
+      fields_.present[current_] = current_ != EntryFields::id;
+    }
+    return done_scalar();
+  }
+  bool on_number_part(json::string_view, boost::system::error_code& ec) { return scalar(ec); }
+  bool on_int64(std::int64_t i, json::string_view, boost::system::error_code& ec) {
+    if (!scalar(ec)) return false;
+    if (depth_ == 3 && in_entry_ && current_ == EntryFields::id && i > 0) fields_.id_value = i;
+    return done_scalar();
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, boost::system::error_code& ec) {
+    if (!scalar(ec)) return false;
+    if (depth_ == 3 && in_entry_ && current_ == EntryFields::id &&
+        u <= static_cast<std::uint64_t>(INT64_MAX)) {
+      fields_.id_value = static_cast<std::int64_t>(u);
+    }
+    return done_scalar();
+  }
+  bool on_double(double, json::string_view, boost::system::error_code& ec) {
+    return scalar(ec) && done_scalar();
+  }
+  bool on_bool(bool, boost::system::error_code& ec) { return scalar(ec) && done_scalar(); }
+  bool on_null(boost::system::error_code& ec) { return scalar(ec, true) && done_scalar(); }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
  private:
+  bool enter(boost::system::error_code&) {
+    ++depth_;
+    return true;
+  }
+  bool fail(const char* why, boost::system::error_code& ec) {
+    if (depth_ == 1) {
+      // (Appended piecewise: g++ 12 warns falsely on "\"" + std::string(...).)
+      problem.assign(1, '"').append(list_name_).append("\" is ").append(why);
+    } else {
+      problem = why;
+    }
+    ec = make_error_code(boost::system::errc::invalid_argument);
+    return false;
+  }
+  // Every scalar: not allowed as the whole document; a list must be an array or null (LAPI
+  // writes null, not [], for none).
+  bool scalar(boost::system::error_code& ec, bool is_null = false) {
+    if (depth_ == 0) return fail("not a JSON object", ec);
+    if (depth_ == 1 && list_ != nullptr && !is_null) return fail("neither an array nor null", ec);
+    return true;
+  }
+  bool done_scalar() {
+    if (depth_ == 2 && list_ != nullptr) skip("an entry that is not an object");
+    if (depth_ == 3) current_ = EntryFields::none;
+    if (depth_ == 1) list_ = nullptr;
+    return true;
+  }
+  bool capturing() const { return depth_ == 3 && in_entry_ && current_ != EntryFields::none; }
+
+  void skip(const char* why) {
+    if (out_.skipped++ == 0) out_.first_skip = why;
+  }
+
+  std::string_view keep(std::string_view s) {
+    if (s.empty()) return {};
+    buffer_.assign(s);
+    return *strings_.insert(buffer_).first;
+  }
+
+  void finish_entry() {
+    StreamDecision d;
+    if (const char* why = read_entry(d)) {
+      skip(why);
+    } else {
+      list_->push_back(d);
+    }
+  }
+
   // nullptr when `d` is usable, else why not.
-  const char* read_entry(const json::value& entry, bool need_duration, StreamDecision& d) {
-    if (!entry.is_object()) return "an entry that is not an object";
-    const json::object& o = entry.get_object();
-    const auto scope = scope_of(string_field(o, "scope"));
+  const char* read_entry(StreamDecision& d) {
+    const auto scope = scope_of(fields_.get(EntryFields::scope));
     if (!scope) return "a scope edgeguard does not match on";
     if ((scopes_ & scope_bit(*scope)) == 0) return "a scope not configured";
     d.scope = *scope;
-    const std::string_view value = string_field(o, "value");
+    const std::string_view value = fields_.get(EntryFields::value);
     bool ok = false;
     switch (*scope) {
       case DecisionScope::ip:
@@ -156,7 +308,14 @@ class EntryReader {
         break;
     }
     if (!ok) return "a value that does not parse for its scope";
-    d.type_name = string_field(o, "type");
+    const bool need_duration = list_ == &out_.added;
+    if (const auto ns = parse_go_duration_ns(fields_.get(EntryFields::duration))) {
+      d.duration_ns = *ns;
+      d.has_duration = true;
+    } else if (need_duration) {
+      return "a duration that does not parse";
+    }
+    d.type_name = keep(fields_.get(EntryFields::type));
     if (iequals(d.type_name, "ban")) {
       d.type = DecisionType::ban;
     } else if (iequals(d.type_name, "captcha")) {
@@ -164,30 +323,22 @@ class EntryReader {
     } else {
       d.type = DecisionType::other;
     }
-    d.scenario = string_field(o, "scenario");
-    d.origin = string_field(o, "origin");
-    if (const json::value* id = o.if_contains("id")) {
-      if (id->is_int64() && id->get_int64() > 0) {
-        d.id = id->get_int64();
-      } else if (id->is_uint64() && id->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
-        d.id = static_cast<std::int64_t>(id->get_uint64());
-      }
-    }
-    if (const auto ns = parse_go_duration_ns(string_field(o, "duration"))) {
-      d.duration_ns = *ns;
-      d.has_duration = true;
-    } else if (need_duration) {
-      return "a duration that does not parse";
-    }
+    d.scenario = keep(fields_.get(EntryFields::scenario));
+    d.origin = keep(fields_.get(EntryFields::origin));
+    d.id = fields_.id_value;
     return nullptr;
-  }
-
-  void skip(const char* why) {
-    if (out_.skipped++ == 0) out_.first_skip = why;
   }
 
   ScopeMask scopes_;
   StreamUpdate& out_;
+  std::unordered_set<std::string>& strings_;
+  int depth_ = 0;
+  std::vector<StreamDecision>* list_ = nullptr;  // the top-level member being read, if a list
+  std::string list_name_;
+  bool in_entry_ = false;
+  EntryFields fields_;
+  EntryFields::Field current_ = EntryFields::none;
+  std::string key_, buffer_;
 };
 
 }  // namespace
@@ -209,23 +360,19 @@ bool parse_decision_stream(std::string_view body, ScopeMask scopes, StreamUpdate
                            std::string* error) {
   json::parse_options options;
   options.max_depth = 8;  // the answer is 3 deep; anything deeper is not LAPI's
+  json::basic_parser<StreamHandler> parser(options, scopes, out, out.strings_);
   boost::system::error_code ec;
-  out.document_ = nullptr;  // before the arena it may live in goes
-  out.arena_ = std::make_unique<json::monotonic_resource>(body.size() + 1024);
-  out.document_ = json::parse(json::string_view(body.data(), body.size()), ec,
-                              json::storage_ptr(out.arena_.get()), options);
+  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (ec) {
-    *error = "not JSON (" + ec.message() + ")";
+    const std::string& problem = parser.handler().problem;
+    *error = problem.empty() ? "not JSON (" + ec.message() + ")" : problem;
     return false;
   }
-  if (!out.document_.is_object()) {
-    *error = "not a JSON object";
+  if (used != body.size()) {
+    *error = "not JSON (extra data after the object)";
     return false;
   }
-  const json::object& top = out.document_.get_object();
-  EntryReader reader(scopes, out);
-  return reader.read_list(top.if_contains("new"), true, out.added, "new", error) &&
-         reader.read_list(top.if_contains("deleted"), false, out.deleted, "deleted", error);
+  return true;
 }
 
 }  // namespace edgeguard

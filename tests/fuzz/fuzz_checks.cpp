@@ -403,6 +403,11 @@ void check_crowdsec_stream(const std::uint8_t* data, std::size_t size) {
     FUZZ_CHECK(!error.empty());
     return;
   }
+  // The event reader accepts nothing Boost.JSON's own parser would refuse.
+  boost::system::error_code ec;
+  const boost::json::value dom =
+      boost::json::parse(boost::json::string_view(reinterpret_cast<const char*>(data), size), ec);
+  FUZZ_CHECK(!ec && dom.is_object());
   for (const StreamDecision& d : update.added) {
     FUZZ_CHECK(d.has_duration);
     switch (d.scope) {
