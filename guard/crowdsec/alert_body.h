@@ -7,7 +7,9 @@
 //    "source": {"scope": "Ip", "value": "198.51.100.7", "ip": "198.51.100.7"},
 //    "decisions": [{"duration": "15m0s", "origin": "edgeguard", "scenario": "edgeguard/...",
 //                   "scope": "Ip", "type": "ban", "value": "198.51.100.7"}]}
-// (the fields LAPI's swagger requires; accepted by Debian's crowdsec 1.4.6). An empty
+// (the fields LAPI's swagger requires; accepted by Debian's crowdsec 1.4.6). LAPI sets a
+// decision's end to the alert's stop_at plus its duration, so stop_at is the moment of the ban
+// and the duration the ban's, however late the alert is posted. An empty
 // scenario_hash makes CrowdSec class the alert as a custom scenario: shared with its central
 // API only while the LAPI's console option share_custom_scenarios is on (README).
 #include <cstdint>
@@ -32,8 +34,8 @@ std::optional<BanSubject> parse_ban_subject(std::string_view text);
 struct BanReport {
   BanSubject subject;
   std::string route, limit;
-  std::int64_t duration_ns = 0;        // what is left of the ban when it is posted
-  std::int64_t banned_at_unix_ns = 0;  // wall clock
+  std::int64_t duration_ns = 0;        // the ban's length
+  std::int64_t banned_at_unix_ns = 0;  // wall clock; the alert's start_at and stop_at
 };
 
 // "edgeguard/<route>/<limit>"

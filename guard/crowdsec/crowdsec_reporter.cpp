@@ -221,13 +221,11 @@ void CrowdsecReporter::post_next() {
 }
 
 void CrowdsecReporter::post(std::vector<Pending> batch, bool after_relogin) {
-  const std::int64_t now = monotonic_ns();
+  // Each alert carries the ban's own time and full duration: LAPI counts a decision's duration
+  // from the alert's stop_at, so a ban that waited in the queue still ends when edgeguard's does.
   std::vector<BanReport> reports;
   reports.reserve(batch.size());
-  for (Pending& p : batch) {
-    p.report.duration_ns = p.deadline_ns - now;
-    reports.push_back(p.report);
-  }
+  for (const Pending& p : batch) reports.push_back(p.report);
   LapiRequest request;
   request.post = true;
   request.target = "/v1/alerts";

@@ -1,7 +1,8 @@
 #pragma once
 // edgeguard as a CrowdSec watcher: every ban edgeguard makes becomes an alert with a ban
-// decision on LAPI (origin `edgeguard`, scenario `edgeguard/<route>/<limit>`, duration = what is
-// left of the ban), so every CrowdSec bouncer, the firewall's included, enforces it.
+// decision on LAPI (origin `edgeguard`, scenario `edgeguard/<route>/<limit>`, the ban's
+// duration from the moment of the ban), so every CrowdSec bouncer, the firewall's included,
+// enforces it.
 //
 // report_ban() is for request threads: it checks the subject, appends to a bounded queue and
 // returns; it never waits on LAPI. The rest runs on the caller's io_context: bans are batched
