@@ -72,7 +72,10 @@ std::string alerts_body(std::span<const BanReport> bans) {
   for (const BanReport& ban : bans) {
     const std::string scenario = ban_scenario(ban.route, ban.limit);
     const std::string duration = duration_text(ban.duration_ns);
-    const std::string at = format_rfc3339(ban.banned_at_unix_ns);
+    // Whole seconds, rounded up: LAPI ends the decision at stop_at + duration, and a ban
+    // shortened by the fraction of a second cut off would end before edgeguard's.
+    const std::string at =
+        format_rfc3339((ban.banned_at_unix_ns + kNsPerSecond - 1) / kNsPerSecond * kNsPerSecond);
     const char* scope = ban.subject.range ? "Range" : "Ip";
     json::object source{{"scope", scope}, {"value", ban.subject.value}};
     source[ban.subject.range ? "range" : "ip"] = ban.subject.value;

@@ -45,10 +45,12 @@ TEST(CrowdsecAlert, AlertCarriesTheBanAsADecision) {
       {{"198.51.100.7", false}, "authentik-login", "per-ip", 15 * 60 * kS, 1'796'060'358 * kS},
       // Half a second rounds up to a whole one; names are JSON-escaped.
       {{"2001:db8:1::/64", true}, R"(erp "quoted")", "l", kS / 2, 0},
+      // A ban at 17:39:18.001 is reported at 17:39:19: it must not end before edgeguard's.
+      {{"198.51.100.8", false}, "r", "l", 60 * kS, 1'796'060'358 * kS + 1'000'000},
   };
   const json::value v = json::parse(alerts_body(bans));
   ASSERT_TRUE(v.is_array());
-  ASSERT_EQ(v.get_array().size(), 2u);
+  ASSERT_EQ(v.get_array().size(), 3u);
   const json::object& a = v.get_array()[0].get_object();
   // Every field LAPI's swagger requires of an alert.
   for (const char* field :
@@ -76,6 +78,7 @@ TEST(CrowdsecAlert, AlertCarriesTheBanAsADecision) {
   EXPECT_EQ(b.at("source").at("range"), "2001:db8:1::/64");
   EXPECT_EQ(b.at("decisions").get_array().at(0).at("duration"), "1s");
   EXPECT_EQ(b.at("start_at"), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(v.get_array()[2].at("stop_at"), "2026-11-30T17:39:19Z");
 }
 
 TEST(CrowdsecAlert, LoginBodyAndAnswer) {

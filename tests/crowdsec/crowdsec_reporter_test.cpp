@@ -107,8 +107,9 @@ TEST_F(CrowdsecReporterTest, ABanBecomesADecisionWithOriginEdgeguardThatBouncers
   EXPECT_EQ(ip->scenario, "edgeguard/authentik-login/per-ip");
   EXPECT_EQ(ip->scope, "Ip");
   EXPECT_EQ(ip->type, "ban");
-  EXPECT_GT(ip->duration_ns, 14 * 60 * kS);  // the ban's 15 minutes, less the time since
-  EXPECT_LE(ip->duration_ns, 15 * 60 * kS);
+  // The ban's 15 minutes less the time since, its start rounded up to a whole second.
+  EXPECT_GT(ip->duration_ns, 14 * 60 * kS);
+  EXPECT_LE(ip->duration_ns, 15 * 60 * kS + kS);
   const Listed* range = find_value(ds, "2001:db8:1::/64");
   ASSERT_NE(range, nullptr) << lapi.decisions_json();
   EXPECT_EQ(range->scope, "Range");
