@@ -11,6 +11,8 @@ build=(g++ cmake ninja-build pkg-config git
 serve=(npm)
 test=(redis-server redis-tools caddy nginx-light libnginx-mod-http-geoip2 wrk mmdb-bin
       prometheus python3 python3-yaml clang clang-format libclang-rt-14-dev systemd curl procps util-linux)
+# CrowdSec's LAPI for tests/crowdsec (see the crowdsec block below).
+test+=(crowdsec)
 
 want=("${build[@]}")
 case "${1:-build}" in
@@ -42,5 +44,23 @@ if [ ! -e "$policy_rc" ]; then
   $sudo chmod +x "$policy_rc"
   made_policy=1
 fi
+# crowdsec: its postinst registers with CrowdSec's Central API, and fails offline, unless
+# /etc/crowdsec/online_api_credentials.yaml exists and is non-empty before it runs. The tests
+# start their own LAPI with their own config (tests/support/crowdsec_fixture.cpp), so the system
+# instance is left unregistered and its service disabled (policy-rc.d above keeps it stopped now).
+installing_crowdsec=0
+if printf '%s\n' "${missing[@]}" | grep -qx crowdsec; then
+  installing_crowdsec=1
+  capi=/etc/crowdsec/online_api_credentials.yaml
+  if [ ! -s "$capi" ]; then
+    $sudo mkdir -p /etc/crowdsec
+    printf '%s\n' "# Written by edgeguard's deploy/install-deps.sh: no Central API registration." \
+      "# To register this system's crowdsec, delete this file and run: cscli capi register" |
+      $sudo tee "$capi" >/dev/null
+  fi
+fi
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "$installing_crowdsec" -eq 1 ] && command -v systemctl >/dev/null; then
+  $sudo systemctl disable crowdsec.service >/dev/null 2>&1 || true  # works without a running systemd
+fi
 [ "$made_policy" -eq 0 ] || $sudo rm -f "$policy_rc"

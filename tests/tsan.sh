@@ -2,8 +2,10 @@
 # ThreadSanitizer run of the tests that exercise stores and the server concurrently: the local
 # store's multi-thread tests, the Redis store and cluster (real redis-server, replicas on two
 # threads, faults under load), the server black-box tests (the TSan-built edgeguard binary with
-# several event-loop threads) and tests/hardening's TsanConcurrency. Any TSan report fails the
-# run, including one written by the edgeguard child processes the server tests start.
+# several event-loop threads), tests/hardening's TsanConcurrency, and the CrowdSec puller and
+# reporter (their io_context on one thread; the set read and bans reported from another). Any
+# TSan report fails the run, including one written by the edgeguard child processes the server
+# tests start.
 #   tests/tsan.sh                 # configure + build build-tsan, run the subset
 #   BUILD_DIR=/tmp/t JOBS=4 tests/tsan.sh
 set -euo pipefail
@@ -17,7 +19,7 @@ cmake -S "$src" -B "$build" -G Ninja -DEDGEGUARD_TSAN=ON -DEDGEGUARD_BENCH=OFF \
 # Only the suites that exist in this checkout (tests/server may still be missing).
 known=$(ninja -C "$build" -t targets all 2>/dev/null)
 targets=()
-for t in unit_tests redis_tests server_tests memory_bound_tests edgeguard; do
+for t in unit_tests redis_tests server_tests memory_bound_tests crowdsec_lapi_tests edgeguard; do
   if grep -q "^$t:" <<<"$known"; then targets+=("$t"); fi
 done
 ninja -C "$build" -j"$jobs" "${targets[@]}"
@@ -28,7 +30,7 @@ rm -rf "$reports" && mkdir -p "$reports"
 # log_path: every process (tests and the edgeguard children they start) writes its reports to
 # its own file, so a race in a child is not lost in a test's captured output.
 export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
-pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|TsanConcurrency\.|TsanBanTable\.)'
+pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|TsanConcurrency\.|TsanBanTable\.|CrowdsecPuller|CrowdsecReporter)'
 run_start=$SECONDS
 status=0
 ctest --test-dir "$build" -R "$pattern" -j"$jobs" --output-on-failure --timeout 600 || status=$?

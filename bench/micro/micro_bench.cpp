@@ -2,6 +2,7 @@
 // the whole of it minus I/O. Every benchmark reports `allocs`: heap allocations per iteration
 // (bench/micro/alloc_counter.cpp interposes malloc), which must be 0 on the request path.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -18,6 +20,8 @@
 #include "bench/micro/alloc_counter.h"
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
+#include "guard/crowdsec/decision_set.h"
+#include "guard/crowdsec/decision_stream.h"
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
 #include "guard/limit/gcra.h"
@@ -515,6 +519,165 @@ void BM_WriteDecision(benchmark::State& state) {
   state.SetLabel(state.range(0) == 1 ? "429" : "200");
 }
 BENCHMARK(BM_WriteDecision)->Arg(0)->Arg(1)->ArgName("deny");
+
+// ---------------------------------------------------------------------------------------------
+// CrowdSec: a decision set of 100 000 active decisions, ip and range mixed as a community
+// blocklist plus local scenarios give them (70 % IPv4 addresses, 10 % IPv6 addresses, 15 % IPv4
+// ranges /16-/28, 5 % IPv6 ranges /32-/64; 20 scenarios, 3 origins, 5 % captcha), built from a
+// startup answer in LAPI's own format.
+
+struct CrowdsecFixture {
+  std::string body;                // the startup answer
+  std::vector<IpAddress> decided;  // an address under each decision
+};
+
+const CrowdsecFixture& crowdsec_fixture(std::size_t n) {
+  static std::map<std::size_t, CrowdsecFixture> cache;
+  auto [it, fresh] = cache.try_emplace(n);
+  if (!fresh) return it->second;
+  CrowdsecFixture& f = it->second;
+  std::mt19937_64 rng(1234);
+  static const char* kOrigins[] = {"CAPI", "crowdsec", "cscli"};
+  f.body.reserve(n * 190);
+  f.body = R"({"deleted":null,"new":[)";
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned kind = static_cast<unsigned>(rng() % 100);
+    IpAddress a;
+    int prefix = 0;
+    if (kind < 70) {
+      a = IpAddress::from_v4(static_cast<std::uint32_t>(rng()));
+      prefix = 32;
+    } else if (kind < 80) {
+      a = IpAddress::from_bits((u128{0x2000} << 112) | (u128{rng()} << 64) | rng());
+      prefix = 128;
+    } else if (kind < 95) {
+      prefix = 16 + static_cast<int>(rng() % 13);
+      a = IpAddress::from_v4(static_cast<std::uint32_t>(rng())).masked(prefix);
+    } else {
+      prefix = 32 + static_cast<int>(rng() % 33);
+      a = IpAddress::from_bits((u128{0x2000} << 112) | (u128{rng()} << 64)).masked(prefix);
+    }
+    const int width = a.is_v4() ? 32 : 128;
+    f.decided.push_back(prefix == width ? a : IpAddress::from_bits(a.bits() | (rng() & 0xff)));
+    if (i != 0) f.body += ',';
+    f.body += R"({"duration":")" + std::to_string(1 + rng() % 168) + "h" +
+              std::to_string(rng() % 60) + "m" + std::to_string(rng() % 60) + "." +
+              std::to_string(100'000'000 + rng() % 900'000'000) + R"(s","id":)" +
+              std::to_string(i + 1) + R"(,"origin":")" + kOrigins[rng() % 3] +
+              R"(","scenario":"crowdsecurity/scenario-)" + std::to_string(rng() % 20) +
+              R"(","scope":")" + (prefix == width ? "Ip" : "Range") + R"(","type":")" +
+              (rng() % 20 == 0 ? "captcha" : "ban") + R"(","value":")" + a.to_string() +
+              (prefix == width ? "" : "/" + std::to_string(prefix)) + R"("})";
+  }
+  f.body += "]}";
+  return f;
+}
+
+std::shared_ptr<const DecisionSet> crowdsec_set(std::size_t n) {
+  StreamUpdate update;
+  std::string error;
+  if (!parse_decision_stream(crowdsec_fixture(n).body, kDefaultScopes, update, &error)) {
+    die("crowdsec fixture: " + error);
+  }
+  const DecisionSet empty;
+  return DecisionSet::apply(empty, update, true, 0);
+}
+
+// Per request: the client's address, country and AS against the set. arg 0: no CrowdSec
+// decisions at all (the baseline); the probes are random addresses (nearly all without a
+// decision, as most clients are) with one in eight under a decision.
+void BM_CrowdsecLookup(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto set = crowdsec_set(n);
+  std::mt19937_64 rng(99);
+  std::vector<IpAddress> probes;
+  for (int i = 0; i < 65536; ++i) {
+    if (n != 0 && i % 8 == 0) {
+      probes.push_back(crowdsec_fixture(n).decided[rng() % n]);
+    } else if (i % 4 == 1) {
+      probes.push_back(IpAddress::from_bits((u128{0x2000} << 112) | (u128{rng()} << 64) | rng()));
+    } else {
+      probes.push_back(IpAddress::from_v4(static_cast<std::uint32_t>(rng())));
+    }
+  }
+  std::size_t i = 0, hits = 0;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    hits += set->find(probes[i], "US", 64496, 1'000'000'000) != nullptr;
+    i = (i + 1) & 65535;
+  }
+  allocs.finish();
+  state.counters["hit_rate"] =
+      benchmark::Counter(static_cast<double>(hits), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_CrowdsecLookup)->Arg(0)->Arg(100000)->ArgName("decisions");
+
+// A startup pull applied: parse LAPI's answer and build the set (what happens when edgeguard
+// starts or resyncs). Counters: the answer's size; the heap the built set keeps once the answer
+// and its document are gone (glibc's accounting, mmapped blocks included), in total and per
+// decision, and the set's own count of its arrays; and the peak on top of the answer while the
+// document and the new set both exist.
+std::size_t heap_in_use() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+void BM_CrowdsecStartupPull(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const CrowdsecFixture& f = crowdsec_fixture(n);
+  std::size_t kept = 0, peak = 0, counted = 0;
+  for (auto _ : state) {
+    const std::size_t before = heap_in_use();
+    std::shared_ptr<const DecisionSet> set;
+    {
+      StreamUpdate update;
+      std::string error;
+      if (!parse_decision_stream(f.body, kDefaultScopes, update, &error)) die(error);
+      const DecisionSet empty;
+      set = DecisionSet::apply(empty, update, true, 0);
+      peak = heap_in_use() - before;
+    }
+    kept = heap_in_use() - before;
+    counted = set->memory_bytes();
+    if (set->size() != n) die("crowdsec: decisions lost");
+    benchmark::DoNotOptimize(set);
+  }
+  state.counters["body_bytes"] = static_cast<double>(f.body.size());
+  state.counters["set_bytes"] = static_cast<double>(kept);
+  state.counters["bytes_per_decision"] = static_cast<double>(kept) / static_cast<double>(n);
+  state.counters["set_bytes_counted"] = static_cast<double>(counted);
+  state.counters["peak_bytes"] = static_cast<double>(peak);
+}
+BENCHMARK(BM_CrowdsecStartupPull)->Arg(100000)->ArgName("decisions")->Unit(benchmark::kMillisecond);
+
+// A refresh with changes: 100 new and 100 deleted decisions applied to the 100 000 (the set is
+// rebuilt aside and swapped; refreshes without changes cost nothing).
+void BM_CrowdsecDeltaPull(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto base = crowdsec_set(n);
+  std::string body = R"({"new":[)";
+  for (int i = 0; i < 100; ++i) {
+    if (i != 0) body += ',';
+    body +=
+        R"({"duration":"4h","id":)" + std::to_string(n + 1 + static_cast<std::size_t>(i)) +
+        R"(,"origin":"crowdsec","scenario":"crowdsecurity/ssh-bf","scope":"Ip","type":"ban","value":"198.51.100.)" +
+        std::to_string(i) + R"("})";
+  }
+  body += R"(],"deleted":[)";
+  for (int i = 0; i < 100; ++i) {
+    if (i != 0) body += ',';
+    body += R"({"duration":"-1s","id":)" + std::to_string(i * 7 + 1) +
+            R"(,"origin":"CAPI","scenario":"x","scope":"Ip","type":"ban","value":"192.0.2.1"})";
+  }
+  body += "]}";
+  for (auto _ : state) {
+    StreamUpdate update;
+    std::string error;
+    if (!parse_decision_stream(body, kDefaultScopes, update, &error)) die(error);
+    benchmark::DoNotOptimize(DecisionSet::apply(*base, update, false, 0));
+  }
+}
+BENCHMARK(BM_CrowdsecDeltaPull)->Arg(100000)->ArgName("decisions")->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace edgeguard

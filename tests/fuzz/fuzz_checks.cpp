@@ -19,6 +19,8 @@
 #include "guard/bans/ban.h"
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
+#include "guard/crowdsec/decision_set.h"
+#include "guard/crowdsec/decision_stream.h"
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
 #include "guard/redis/cluster_slots.h"
@@ -434,6 +436,65 @@ void check_admin_request(const std::uint8_t* data, std::size_t size) {
     } else {
       check_refusal(error);
     }
+  }
+
+void check_crowdsec_stream(const std::uint8_t* data, std::size_t size) {
+  // LAPI's decision stream answer -> parse -> a startup set -> the same answer as a delta.
+  constexpr ScopeMask kAll = scope_bit(DecisionScope::ip) | scope_bit(DecisionScope::range) |
+                             scope_bit(DecisionScope::country) | scope_bit(DecisionScope::as);
+  constexpr std::int64_t kNow = 1'000'000'000'000;
+  StreamUpdate update;
+  std::string error;
+  if (!parse_decision_stream(as_view(data, size), kAll, update, &error)) {
+    FUZZ_CHECK(!error.empty());
+    return;
+  }
+  // The event reader accepts nothing Boost.JSON's own parser would refuse.
+  boost::system::error_code ec;
+  const boost::json::value dom =
+      boost::json::parse(boost::json::string_view(reinterpret_cast<const char*>(data), size), ec);
+  FUZZ_CHECK(!ec && dom.is_object());
+  for (const StreamDecision& d : update.added) {
+    FUZZ_CHECK(d.has_duration);
+    switch (d.scope) {
+      case DecisionScope::ip:
+        FUZZ_CHECK(d.prefix == (d.address.is_v4() ? 32 : 128));
+        break;
+      case DecisionScope::range:
+        FUZZ_CHECK(d.prefix <= (d.address.is_v4() ? 32 : 128));
+        FUZZ_CHECK(d.address.masked(d.prefix) == d.address);
+        break;
+      case DecisionScope::country:
+        FUZZ_CHECK((d.target >> 8) >= 'A' && (d.target >> 8) <= 'Z');
+        FUZZ_CHECK((d.target & 0xff) >= 'A' && (d.target & 0xff) <= 'Z');
+        break;
+      case DecisionScope::as:
+        FUZZ_CHECK(d.target != 0);
+        break;
+    }
+  }
+  const DecisionSet empty;
+  const auto set = DecisionSet::apply(empty, update, true, kNow);
+  FUZZ_CHECK(set->size() <= update.added.size());
+  // Every decision still running is found for its own value, and what is found is active.
+  for (const StreamDecision& d : update.added) {
+    if (d.duration_ns <= 0) continue;
+    const auto c = static_cast<char>(d.target >> 8), c2 = static_cast<char>(d.target & 0xff);
+    const char country[2] = {c, c2};
+    const CrowdsecDecision* found =
+        d.scope == DecisionScope::country ? set->find(IpAddress(), {country, 2}, 0, kNow)
+        : d.scope == DecisionScope::as    ? set->find(IpAddress(), "", d.target, kNow)
+                                          : set->find(d.address, "", 0, kNow);
+    FUZZ_CHECK(found != nullptr && found->active(kNow));
+    FUZZ_CHECK(found->type <= d.type);  // nothing of lower precedence hides it
+  }
+  // As a delta on that set: nothing `deleted` names survives unless `new` sends it again.
+  const auto next = DecisionSet::apply(*set, update, false, kNow);
+  for (const StreamDecision& gone : update.deleted) {
+    bool resent = false;
+    for (const StreamDecision& d : update.added) resent = resent || d.key() == gone.key();
+    if (resent) continue;
+    for (const CrowdsecDecision& d : next->decisions()) FUZZ_CHECK(d.id != gone.key());
   }
 }
 
