@@ -3,9 +3,9 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 
+#include "guard/clock/clock.h"
 #include "guard/crowdsec/decision_stream.h"
 #include "guard/log/event_log.h"
-#include "guard/server/monotonic_clock.h"
 
 namespace edgeguard {
 namespace {

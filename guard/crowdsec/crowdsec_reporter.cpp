@@ -4,8 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 
+#include "guard/clock/clock.h"
 #include "guard/log/event_log.h"
-#include "guard/server/monotonic_clock.h"
 
 namespace edgeguard {
 namespace {

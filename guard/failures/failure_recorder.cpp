@@ -43,8 +43,8 @@ struct Charge {
 
 }  // namespace
 
-FailureRecorder::Outcome FailureRecorder::record(const FailureReport& report,
-                                                 FailureSource source, std::int64_t now_ns) {
+FailureRecorder::Outcome FailureRecorder::record(const FailureReport& report, FailureSource source,
+                                                 std::int64_t now_ns) {
   auto charge = std::make_shared<Charge>();
   charge->snapshot = snapshot_();
   const Policy& policy = *charge->snapshot->policy;
@@ -57,7 +57,8 @@ FailureRecorder::Outcome FailureRecorder::record(const FailureReport& report,
   Facts& facts = charge->facts;
   facts.client_ip_known = report.client_ip.has_value();
   if (report.client_ip) facts.client_ip = *report.client_ip;
-  if (!report.username.empty()) facts.username = canonical_username(report.username, charge->username);
+  if (!report.username.empty())
+    facts.username = canonical_username(report.username, charge->username);
   charge->request.client_ip = facts.client_ip;
 
   if (report.success) {

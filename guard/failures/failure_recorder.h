@@ -49,8 +49,8 @@ class FailureRecorder {
       : snapshot_(std::move(snapshot)), store_(store), stats_(stats) {}
 
   enum class Outcome : std::uint8_t {
-    charged,        // a failure charged to at least one failure limit (or a success reset)
-    unknown_route,  // the policy has no route of that name
+    charged,          // a failure charged to at least one failure limit (or a success reset)
+    unknown_route,    // the policy has no route of that name
     nothing_applies,  // the route has no failure limit keyed on what the report names
   };
   Outcome record(const FailureReport& report, FailureSource source, std::int64_t now_ns);

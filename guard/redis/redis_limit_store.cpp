@@ -370,6 +370,22 @@ void RedisLimitStore::finish(const std::shared_ptr<Request>& req) {
   complete(req, out);
 }
 
+void RedisLimitStore::reset(std::span<const LimitCall> calls) {
+  // One DEL per key (each on the node of its slot); fire and forget, like a refund. The local
+  // fallback forgets them too, in case it answered for them during an outage.
+  if (fallback_ != nullptr) fallback_->reset(calls);
+  if (breaker_open_) return;
+  for (const LimitCall& call : calls) {
+    std::string key;
+    key.append(config_.key_prefix).append("{").append(call.key).append("}");
+    Node& node = shared_->cluster() ? node_for_slot(key_hash_slot(key)) : *nodes_.front();
+    if (RedisConnection* conn = connection_for(node)) {
+      const std::string_view argv[] = {"DEL", key};
+      conn->command(argv, nullptr);
+    }
+  }
+}
+
 void RedisLimitStore::send_refund(const Request& req, const Group& group) {
   if (group.node == nullptr) return;
   RedisConnection* conn = connection_for(*group.node);

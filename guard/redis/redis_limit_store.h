@@ -110,6 +110,7 @@ class RedisLimitStore final : public LimitStore {
                                         bool dry_run) override;
   void admit_async(std::span<const LimitCall> calls, std::int64_t now_ns, bool dry_run,
                    Completion done) override;
+  void reset(std::span<const LimitCall> calls) override;
   // Buckets live in Redis; the fallback's buckets are counted by whoever owns it.
   std::size_t local_bucket_count() const override { return 0; }
 

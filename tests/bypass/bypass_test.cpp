@@ -79,6 +79,7 @@ class DryRunStore final : public ImmediateLimitStore {
                                         bool dry_run) override {
     return store.try_admit(calls, now_ns, dry_run || this->dry_run);
   }
+  void reset(std::span<const LimitCall> calls) override { store.reset(calls); }
   std::size_t local_bucket_count() const override { return store.local_bucket_count(); }
   LocalLimitStore store{100'000};
   bool dry_run = true;

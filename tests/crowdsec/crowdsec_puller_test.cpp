@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "guard/server/monotonic_clock.h"
+#include "guard/clock/clock.h"
 #include "tests/crowdsec/loop_thread.h"
 #include "tests/support/crowdsec_fixture.h"
 

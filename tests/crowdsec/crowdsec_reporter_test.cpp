@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "guard/clock/clock.h"
 #include "guard/crowdsec/crowdsec_puller.h"
 #include "guard/crowdsec/go_duration.h"
-#include "guard/server/monotonic_clock.h"
 #include "tests/crowdsec/loop_thread.h"
 #include "tests/support/crowdsec_fixture.h"
 

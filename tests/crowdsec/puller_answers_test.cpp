@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "guard/clock/clock.h"
 #include "guard/crowdsec/crowdsec_puller.h"
-#include "guard/server/monotonic_clock.h"
 #include "tests/crowdsec/loop_thread.h"
 #include "tests/crowdsec/scripted_lapi.h"
 #include "tests/support/crowdsec_fixture.h"

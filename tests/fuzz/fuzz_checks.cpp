@@ -421,7 +421,7 @@ void check_admin_request(const std::uint8_t* data, std::size_t size) {
   if (auto request = parse_ban_request(text, policy, &error)) {
     check_subject(request->subject);
     FUZZ_CHECK(request->for_ns >= kMinBanNs && request->for_ns <= kMaxBanNs);
-    bool known = request->route == kEveryRoute || request->route == policy.default_route.name;
+    bool known = request->route == kEveryRoute;
     for (const Route& r : policy.routes) known = known || r.name == request->route;
     FUZZ_CHECK(known);
   } else {
@@ -437,6 +437,7 @@ void check_admin_request(const std::uint8_t* data, std::size_t size) {
       check_refusal(error);
     }
   }
+}
 
 void check_crowdsec_stream(const std::uint8_t* data, std::size_t size) {
   // LAPI's decision stream answer -> parse -> a startup set -> the same answer as a delta.

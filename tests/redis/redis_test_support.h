@@ -36,6 +36,7 @@ class CountingStore final : public ImmediateLimitStore {
     calls.fetch_add(1);
     return LimitOutcome{};
   }
+  void reset(std::span<const LimitCall>) override {}
   std::size_t local_bucket_count() const override { return 0; }
   std::atomic<int> calls{0};
 };
