@@ -195,6 +195,9 @@ std::string Metrics::render() const {
   header(out, "edgeguard_tailnet_load_errors_total", "counter", "Node lists that failed to load.");
   line(out, "edgeguard_tailnet_load_errors_total", "",
        static_cast<double>(tailnet_load_errors.load()));
+  header(out, "edgeguard_tailnet_unchanged_total", "counter",
+         "Node-list refreshes that found the nodes already loaded.");
+  line(out, "edgeguard_tailnet_unchanged_total", "", static_cast<double>(tailnet_unchanged.load()));
   header(out, "edgeguard_geoip_build_epoch_seconds", "gauge",
          "Build time of the GeoIP database in use.");
   line(out, "edgeguard_geoip_build_epoch_seconds", "",

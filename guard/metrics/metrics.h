@@ -82,6 +82,7 @@ class Metrics {
   std::atomic<std::uint64_t> reloads_failure{0};
   std::atomic<std::int64_t> tailnet_nodes{0};
   std::atomic<std::uint64_t> tailnet_load_errors{0};
+  std::atomic<std::uint64_t> tailnet_unchanged{0};  // refreshes that found the same nodes
   std::atomic<std::int64_t> geoip_build_epoch{0};
   std::atomic<std::uint64_t> geoip_load_errors{0};
   std::atomic<std::uint64_t> bad_requests_400{0};

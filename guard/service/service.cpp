@@ -157,6 +157,8 @@ void Service::maintain(std::int64_t now_ns) {
       metrics_.tailnet_nodes.store(static_cast<std::int64_t>(r.nodes));
       log_event("info", "tailnet_loaded", {{"nodes", r.nodes}});
       changed = true;
+    } else if (r.unchanged) {
+      metrics_.tailnet_unchanged.fetch_add(1);  // a log line every refresh would say nothing
     }
   }
   if (changed) publish(snapshot()->policy);
