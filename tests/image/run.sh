@@ -58,7 +58,7 @@ if [ "$have_bases" -eq 0 ] || [ "${IMAGE_REFRESH_BASE:-0}" = 1 ]; then
   # This host's Debian sources (deb822 or one-line), not third-party repositories.
   sources=()
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && grep -Eq '^[^#]*(URIs:|deb) +[a-z]+://[^ ]*/debian(-security)?/? ' "$f" && sources+=("$f")
+    [ -f "$f" ] && grep -Eq '^[^#]*(URIs:|deb) +[a-z]+://[^ ]*/debian(-security)?/?( |$)' "$f" && sources+=("$f")
   done
   [ ${#sources[@]} -gt 0 ] || fail "no Debian apt sources on this host"
   echo "=== base: mmdebstrap --variant=minbase bookworm (sources: ${sources[*]})"
@@ -69,7 +69,8 @@ if [ "$have_bases" -eq 0 ] || [ "${IMAGE_REFRESH_BASE:-0}" = 1 ]; then
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --aptopt='Acquire::Languages "none"' \
-    bookworm "$work/base.tar" "${sources[@]}"
+    bookworm "$work/base.tar" "${sources[@]}" >"$work/mmdebstrap.log" 2>&1 ||
+    { tail -40 "$work/mmdebstrap.log"; fail "mmdebstrap"; }
   c=$(buildah from --pull-never scratch)
   containers+=("$c")
   buildah add --quiet "$c" "$work/base.tar" /
