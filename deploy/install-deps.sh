@@ -2,7 +2,8 @@
 # Installs, from Debian 12's packages, what edgeguard needs and is missing.
 #   deploy/install-deps.sh build   compiler, CMake and the libraries edgeguard links
 #   deploy/install-deps.sh serve   build + npm (deploy/fetch-geoip.sh fetches the country database)
-#   deploy/install-deps.sh test    build + the real servers and tools the tests drive
+#   deploy/install-deps.sh test    build + the real servers and tools the tests drive (buildah and
+#                                  mmdebstrap build the container image; no daemon is involved)
 set -euo pipefail
 
 build=(g++ cmake ninja-build pkg-config git
@@ -10,7 +11,8 @@ build=(g++ cmake ninja-build pkg-config git
        zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev)
 serve=(npm)
 test=(redis-server redis-tools caddy nginx-light libnginx-mod-http-geoip2 wrk mmdb-bin
-      prometheus python3 python3-yaml clang clang-format libclang-rt-14-dev systemd curl procps util-linux)
+      prometheus python3 python3-yaml clang clang-format libclang-rt-14-dev systemd curl procps util-linux
+      buildah mmdebstrap iproute2)
 # CrowdSec's LAPI for tests/crowdsec (see the crowdsec block below).
 test+=(crowdsec)
 

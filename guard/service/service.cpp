@@ -144,6 +144,8 @@ void Service::maintain(std::int64_t now_ns) {
     } else if (r.loaded) {
       log_event("info", "tailnet_loaded", {{"nodes", r.nodes}});
       changed = true;
+    } else if (r.unchanged) {
+      stats_.tailnet_unchanged.fetch_add(1);  // a log line every refresh would say nothing
     }
   }
   if (changed) publish(snapshot()->policy);
@@ -178,6 +180,9 @@ void Service::write_metrics(MetricsWriter& w) const {
   const auto snap = snapshot();
   w.gauge("edgeguard_tailnet_nodes", "Enrolled tailnet nodes in the current list.",
           snap->nodes ? static_cast<double>(snap->nodes->size()) : 0.0);
+  w.counter("edgeguard_tailnet_unchanged_total",
+            "Node-list refreshes that found the nodes already loaded (nothing logged for them).",
+            static_cast<double>(stats_.tailnet_unchanged.load()));
   w.counter("edgeguard_tailnet_load_errors_total", "Node lists that failed to load.",
             tailnet_ ? static_cast<double>(tailnet_->loads_failed()) : 0.0);
   w.gauge("edgeguard_geoip_build_epoch_seconds", "Build time of the GeoIP database in use.",

@@ -64,6 +64,7 @@ class Service {
   struct Stats {
     std::atomic<std::uint64_t> reloads_success{0};
     std::atomic<std::uint64_t> reloads_failure{0};
+    std::atomic<std::uint64_t> tailnet_unchanged{0};
     std::atomic<std::int64_t> geoip_build_epoch{0};
     std::atomic<std::uint64_t> geoip_load_errors{0};
   };

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -78,6 +79,12 @@ std::string trim_stderr(std::string text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   return text;
+}
+
+// Parsers emit nodes in source order, so an unchanged source gives an equal vector.
+bool same_nodes(const NodeDirectory& current, const std::vector<TailnetNode>& nodes) {
+  return std::equal(current.entries().begin(), current.entries().end(), nodes.begin(), nodes.end(),
+                    [](const DirectoryEntry& e, const TailnetNode& n) { return e.node == n; });
 }
 
 }  // namespace
@@ -270,13 +277,18 @@ LoadResult NodeSource::refresh_locked() {
     return fail(where + " (" + std::string(node_list_format_name(config_.format)) +
                 "): " + parsed.error);
   }
-  auto directory = std::make_shared<const NodeDirectory>(std::move(parsed.nodes));
+  loads_ok_.fetch_add(1, std::memory_order_relaxed);
   LoadResult r;
   r.ok = true;
+  if (same_nodes(*current_.load(), parsed.nodes)) {
+    r.unchanged = true;
+    r.nodes = parsed.nodes.size();
+    return r;
+  }
+  auto directory = std::make_shared<const NodeDirectory>(std::move(parsed.nodes));
   r.loaded = true;
   r.nodes = directory->size();
   current_.store(std::move(directory));
-  loads_ok_.fetch_add(1, std::memory_order_relaxed);
   return r;
 }
 

@@ -25,9 +25,10 @@ struct NodeSourceConfig {
 };
 
 struct LoadResult {
-  bool ok = false;        // false: `error` says why; the previous directory stays current
-  bool loaded = false;    // a new directory was published (false when nothing had changed)
-  std::size_t nodes = 0;  // nodes in the current directory after this call
+  bool ok = false;         // false: `error` says why; the previous directory stays current
+  bool loaded = false;     // a new directory was published (false when nothing had changed)
+  bool unchanged = false;  // the source was read and parsed, and lists the nodes already current
+  std::size_t nodes = 0;   // nodes in the current directory after this call
   std::string error;
 };
 
@@ -35,7 +36,8 @@ class NodeSource {
  public:
   explicit NodeSource(NodeSourceConfig config);
 
-  // Reads (or runs) the source, parses, publishes on success.
+  // Reads (or runs) the source, parses, publishes on success unless the nodes are the ones
+  // already current (then `unchanged`: a status poll every 30 s mostly finds nothing new).
   LoadResult refresh();
   // File sources: refresh only when (dev, inode, size, mtime) differ from the last attempt, so
   // an unchanged bad file is reported once, not on every poll. Command sources: nothing to watch,

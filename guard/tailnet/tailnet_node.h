@@ -14,6 +14,8 @@ struct TailnetNode {
   std::string user;               // user display name (falls back to login)
   std::vector<std::string> tags;  // e.g. "tag:admin"
   std::vector<IpAddress> addresses;
+
+  bool operator==(const TailnetNode&) const = default;
 };
 
 }  // namespace edgeguard

@@ -310,6 +310,40 @@ routes:
   EXPECT_TRUE(server.running());
 }
 
+// A node-list command polled every `refresh` mostly finds nothing new: those refreshes are
+// counted, not logged; only a changed list logs `tailnet_loaded` (once per change).
+TEST(GeoTailnetReload, UnchangedRefreshesAreCountedAndOnlyAChangeIsLogged) {
+  ScratchDir dir;
+  dir.write("nodes.list", "100.64.0.5 tag:admin\n");
+  Server server(dir, R"(listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+threads: 1
+tailnet:
+  nodes: {format: list, command: [/bin/cat, )" +
+                         dir.file("nodes.list").string() +
+                         R"(], refresh: 1s}
+)");
+  ASSERT_TRUE(server.started()) << server.stderr_text();
+  auto loaded_lines = [&] {
+    const std::string out = server.stdout_text();
+    int n = 0;
+    for (auto at = out.find("\"event\":\"tailnet_loaded\""); at != std::string::npos;
+         at = out.find("\"event\":\"tailnet_loaded\"", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  auto unchanged = [&] { return server.metric("edgeguard_tailnet_unchanged_total").value_or(-1); };
+  EXPECT_TRUE(eventually([&] { return unchanged() >= 2; }, 10s)) << unchanged();
+  EXPECT_EQ(loaded_lines(), 0) << server.stdout_text();
+
+  replace_by_rename(dir, "nodes.list", "100.64.0.5 tag:admin\n100.64.0.6\n");
+  EXPECT_TRUE(eventually([&] { return server.metric("edgeguard_tailnet_nodes") == 2.0; }, 10s));
+  const double after_change = unchanged();
+  EXPECT_TRUE(eventually([&] { return unchanged() >= after_change + 2; }, 10s));
+  EXPECT_EQ(loaded_lines(), 1) << server.stdout_text();
+}
+
 TEST(GeoTailnetReload, GeoipDatabaseReplacedByRenameAnswersNewAndGarbageKeepsTheOld) {
   ScratchDir dir;
   copy_in(dir, "maxmind/GeoLite2-Country-Test.mmdb", "country.mmdb");

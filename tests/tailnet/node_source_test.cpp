@@ -176,6 +176,45 @@ TEST_F(NodeSourceTest, CommandSourceReadsStdout) {
   EXPECT_EQ(source.loads_ok(), 1u);
 }
 
+// `tailscale status --json` changes on every poll (traffic counters, LastSeen) while the nodes
+// stay the same: such a refresh must not publish a new directory (nor log it, see service.cpp).
+TEST_F(NodeSourceTest, RefreshFindingTheSameNodesPublishesNothing) {
+  const std::string status = read_fixture("tailscale_status.json");
+  replace("status.json", status);
+  NodeSource source(
+      command_config(NodeListFormat::tailscale_status, {"/bin/cat", path("status.json")}));
+  LoadResult r = source.refresh();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.loaded);
+  EXPECT_FALSE(r.unchanged);
+  const auto first = source.current();
+
+  std::string busier = status;
+  const std::size_t at = busier.find("\"RxBytes\": 183744");
+  ASSERT_NE(at, std::string::npos);
+  busier.replace(at, 17, "\"RxBytes\": 999999");
+  replace("status.json", busier);
+  r = source.refresh();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_FALSE(r.loaded);
+  EXPECT_TRUE(r.unchanged);
+  EXPECT_EQ(r.nodes, first->size());
+  EXPECT_EQ(source.current(), first);
+
+  // A tag taken away is a change.
+  std::string retagged = busier;
+  const std::size_t tag = retagged.find("\"tag:ops\"");
+  ASSERT_NE(tag, std::string::npos);
+  retagged.replace(tag, 9, "\"tag:dev\"");
+  replace("status.json", retagged);
+  r = source.refresh();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.loaded);
+  EXPECT_FALSE(r.unchanged);
+  EXPECT_NE(source.current(), first);
+  EXPECT_EQ(source.loads_ok(), 3u);
+}
+
 TEST_F(NodeSourceTest, CommandFoundThroughPath) {
   NodeSource source(command_config(NodeListFormat::list, {"cat", fixture_path("nodes.list")}));
   const LoadResult r = source.refresh();
