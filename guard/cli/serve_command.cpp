@@ -8,6 +8,7 @@
 #include "guard/bans/local_ban_authority.h"
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
+#include "guard/cli/crowdsec_wiring.h"
 #include "guard/cli/store_wiring.h"
 #include "guard/clock/clock.h"
 #include "guard/config/policy_loader.h"
@@ -61,6 +62,12 @@ int run_serve(int argc, char** argv) {
     return 1;
   }
   server.set_store_factory(stores.factory());
+  CrowdsecWiring crowdsec(*service, *policy, maintenance);
+  if (!crowdsec.error().empty()) {
+    log_event("error", "startup_failed", {{"error", crowdsec.error()}});
+    std::fprintf(stderr, "%s\n", crowdsec.error().c_str());
+    return 1;
+  }
   if (!server.bind(settings.listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());
@@ -105,7 +112,10 @@ int run_serve(int argc, char** argv) {
       drainer = std::thread([&] {
         server.stop(kDrainTimeoutNs);
         server.join();
-        boost::asio::post(maintenance, [&] { maintenance.stop(); });
+        boost::asio::post(maintenance, [&] {
+          crowdsec.stop();
+          maintenance.stop();
+        });
       });
     });
   };

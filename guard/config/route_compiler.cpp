@@ -315,6 +315,19 @@ Route RouteCompiler::compile(const YAML::Node& n) {
     u.finish();
     policy_.reads_bodies = true;
   }
+  if (auto v = m.get("crowdsec")) {
+    // YAML reads a bare off/on as a boolean; both spellings mean the same here.
+    const auto mode = as_string(v, "crowdsec");
+    if (mode == "on" || mode == "true") {
+      r.crowdsec = Route::Crowdsec::on;
+    } else if (mode == "off" || mode == "false") {
+      r.crowdsec = Route::Crowdsec::off;
+    } else if (mode == "shadow") {
+      r.crowdsec = Route::Crowdsec::shadow;
+    } else {
+      fail(v, "crowdsec on a route is on, off or shadow");
+    }
+  }
   if (auto v = m.get("limits")) r.limits = limits(v, r, LimitKind::request);
   if (auto v = m.get("failure_limits")) r.failure_limits = limits(v, r, LimitKind::failure);
   if (auto v = m.get("responses")) read_responses(v, r.responses);

@@ -134,6 +134,19 @@ bool begin(const Policy& policy, const Route& route, const ForwardRequest& reque
     });
     if (deny(d, route, false, Reason::ban, "ban")) return false;
   }
+  if (const CrowdsecDecision* c = facts.crowdsec;
+      c != nullptr && route.crowdsec != Route::Crowdsec::off) {
+    // A captcha decision the policy lets pass was already left out when facts were resolved.
+    d.crowdsec = c;
+    d.retry_after_ns = c->until_ns - now_ns;
+    note_with(trace, "crowdsec", "deny", [&] {
+      return std::string(c->type_name()) + " " + c->value_text() + " (" +
+             std::string(c->scenario()) + ")";
+    });
+    if (deny(d, route, route.crowdsec == Route::Crowdsec::shadow, Reason::crowdsec, "crowdsec")) {
+      return false;
+    }
+  }
   if (route.tailnet) {
     const TailnetNode* node = facts.node != nullptr ? &facts.node->node : nullptr;
     if (const char* why = tailnet_refusal(*route.tailnet, node)) {

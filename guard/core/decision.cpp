@@ -44,6 +44,8 @@ const char* to_string(Reason r) {
       return "default";
     case Reason::ban:
       return "ban";
+    case Reason::crowdsec:
+      return "crowdsec";
   }
   return "?";
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "guard/crowdsec/crowdsec_decision.h"
 #include "guard/geoip/geo_facts.h"
 #include "guard/net/ip_address.h"
 #include "guard/policy/policy.h"
@@ -24,8 +25,9 @@ enum class Reason : std::uint8_t {
   rate_limit,
   default_deny,
   ban,
+  crowdsec,
 };
-inline constexpr int kReasonCount = 8;
+inline constexpr int kReasonCount = 9;
 
 // Facts about the client, resolved by adapters before the core runs (guard/pipeline/facts.h).
 struct Facts {
@@ -37,6 +39,9 @@ struct Facts {
   std::string_view username;
   // The end of the longest active ban among the request's subjects on its route (0: none).
   std::int64_t banned_until_ns = 0;
+  // The CrowdSec decision on the client's address, range, country or AS (null: none), from the
+  // snapshot's decision set (which outlives the request).
+  const CrowdsecDecision* crowdsec = nullptr;
 };
 
 struct Decision {
@@ -49,6 +54,7 @@ struct Decision {
   std::int64_t retry_after_ns = 0;  // rate limit: until a token is back; ban: until its end
   std::int64_t remaining = -1;      // tokens left in the tightest limit; -1 when no limit ran
   bool ban_made = false;            // this request's limit denial made the ban (the store said so)
+  const CrowdsecDecision* crowdsec = nullptr;  // reason crowdsec: the decision (its scenario)
   // Admitted with at most a fifth of the nearest limit's burst left: the early sign that a limit
   // is about to bite legitimate users (edgeguard_limit_near_total).
   bool near_limit = false;

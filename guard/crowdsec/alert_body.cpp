@@ -4,6 +4,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "guard/crowdsec/crowdsec_decision.h"
 #include "guard/crowdsec/go_duration.h"
 #include "guard/net/ip_address.h"
 
@@ -95,7 +96,7 @@ std::string alerts_body(std::span<const BanReport> bans) {
         {"events", json::array{}},
         {"source", std::move(source)},
         {"decisions", json::array{json::object{{"duration", duration},
-                                               {"origin", "edgeguard"},
+                                               {"origin", std::string(kEdgeguardOrigin)},
                                                {"scenario", scenario},
                                                {"scope", scope},
                                                {"type", "ban"},

@@ -36,6 +36,9 @@ struct DecisionText {
   std::string origin;    // "crowdsec", "cscli", "CAPI", "lists", "edgeguard"
 };
 
+// The origin of the decisions edgeguard's reporter posts (its own bans).
+inline constexpr std::string_view kEdgeguardOrigin = "edgeguard";
+
 struct CrowdsecDecision {
   IpAddress address;          // ip: the address; range: the network address
   std::int64_t until_ns = 0;  // monotonic clock (monotonic_ns()); active while now < until_ns

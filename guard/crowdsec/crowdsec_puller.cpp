@@ -126,6 +126,11 @@ void CrowdsecPuller::on_answer(LapiResponse response, bool startup, std::int64_t
       outcome.status = PullStatus::bad_answer;
       outcome.error = "unreadable decision stream: " + why;
     } else {
+      // edgeguard's own bans come back from LAPI as origin `edgeguard` decisions (the reporter
+      // posted them for the other bouncers). edgeguard already enforces them, each with its
+      // route scope: a second copy here would make a ban on one route a ban on every route.
+      std::erase_if(update.added,
+                    [](const StreamDecision& d) { return d.origin == kEdgeguardOrigin; });
       // The clock is read after the answer arrived: a decision's duration runs from here.
       const std::int64_t now = monotonic_ns();
       const auto base = current();

@@ -24,6 +24,7 @@ enum class CaptchaAction : std::uint8_t { deny, allow };
 struct CrowdsecReportSettings {
   std::string machine_id;
   std::string password_file;
+  bool operator==(const CrowdsecReportSettings&) const = default;
 };
 
 struct CrowdsecSettings {
@@ -35,6 +36,7 @@ struct CrowdsecSettings {
   ScopeMask scopes = kDefaultScopes;
   CaptchaAction captcha = CaptchaAction::deny;
   std::optional<CrowdsecReportSettings> report;
+  bool operator==(const CrowdsecSettings&) const = default;
 };
 
 // Where LAPI is: from `lapi`.

@@ -59,6 +59,8 @@ const char* deny_detail(const Decision& d) {
       return "no route matches and the default is deny";
     case Reason::ban:
       return "the client is banned from this route for a while";
+    case Reason::crowdsec:
+      return "CrowdSec has a decision against the client";
     case Reason::rate_limit:
       return "rate limit exceeded";
     case Reason::none:
@@ -167,6 +169,12 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts, boo
     out += "Retry-After: ";
     append_int(out, retry);
     out += "\r\n";
+  }
+  if (d.reason == Reason::crowdsec && d.crowdsec != nullptr) {
+    body += ",\"scenario\":";
+    append_json_string(body, d.crowdsec->scenario());
+    body += ",\"decision\":";
+    append_json_string(body, d.crowdsec->type_name());
   }
   body += ",\"detail\":";
   append_json_string(body, deny_detail(d));

@@ -45,7 +45,28 @@ Facts resolve_facts(const Snapshot& snap, const Route& route, const ForwardReque
   facts.client_ip = request.client_ip;
   facts.username = username;
   const bool all = lookups == FactLookups::all;
-  if (snap.geo && (all || route.geo)) facts.geo = snap.geo->lookup(facts.client_ip);
+  const DecisionSet* crowdsec = snap.crowdsec.get();
+  if (crowdsec != nullptr && (route.crowdsec == Route::Crowdsec::off || route.is_default)) {
+    crowdsec = nullptr;
+  }
+  // Country and AS decisions are matched on GeoIP's facts: look them up when the set has any.
+  const bool geo_for_crowdsec =
+      crowdsec != nullptr &&
+      crowdsec->count(DecisionScope::country) + crowdsec->count(DecisionScope::as) > 0;
+  if (snap.geo && (all || route.geo || geo_for_crowdsec)) {
+    facts.geo = snap.geo->lookup(facts.client_ip);
+  }
+  if (crowdsec != nullptr) {
+    const std::string_view country(facts.geo.country, facts.geo.has_country() ? 2 : 0);
+    const CrowdsecDecision* c = crowdsec->find(facts.client_ip, country, facts.geo.asn, now_ns);
+    const auto& settings = snap.policy->settings.crowdsec;
+    // `captcha: allow`: edgeguard cannot show a captcha, and the policy lets those pass.
+    if (c != nullptr && c->type == DecisionType::captcha && settings &&
+        settings->captcha == CaptchaAction::allow) {
+      c = nullptr;
+    }
+    facts.crowdsec = c;
+  }
   if (snap.nodes && (all || route.tailnet)) facts.node = snap.nodes->find_entry(facts.client_ip);
   facts.banned_until_ns = banned_until(snap, route, request, facts, now_ns);
   return facts;

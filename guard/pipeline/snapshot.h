@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "guard/bans/ban_table.h"
+#include "guard/crowdsec/decision_set.h"
 #include "guard/geoip/geo_database.h"
 #include "guard/pipeline/decision_stats.h"
 #include "guard/policy/policy.h"
@@ -22,9 +23,10 @@ struct Snapshot {
   std::vector<RouteStats*> route_stats;  // by Route::index; the default route is last
   CapturePlan capture;
   ClientIpStrategy client_ip;
-  std::shared_ptr<const GeoDatabase> geo;      // null when not configured
-  std::shared_ptr<const NodeDirectory> nodes;  // null when not configured
-  const BanTable* bans = nullptr;              // the service's (it outlives every snapshot)
+  std::shared_ptr<const GeoDatabase> geo;       // null when not configured
+  std::shared_ptr<const NodeDirectory> nodes;   // null when not configured
+  const BanTable* bans = nullptr;               // the service's (it outlives every snapshot)
+  std::shared_ptr<const DecisionSet> crowdsec;  // null when CrowdSec is not configured
 
   RouteStats& stats(const Route& route) const {
     return *route_stats[static_cast<std::size_t>(route.index)];

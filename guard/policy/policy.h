@@ -117,6 +117,8 @@ struct Route {
   std::string username_field;
   // Charged by failures only (webhook, access log); exhausting one bans its subject.
   std::vector<LimitPolicy> failure_limits;
+  // `crowdsec: on | off | shadow` (on by default when the policy has a crowdsec section).
+  enum class Crowdsec : std::uint8_t { on, off, shadow } crowdsec = Crowdsec::on;
   Responses responses;
   bool is_default = false;
   bool default_deny = false;  // only for the implicit default route

@@ -30,6 +30,16 @@ std::string restart_setting_change(const RestartSettings& a, const RestartSettin
   if (n.file != m.file) return "tailnet.nodes.file";
   if (n.command != m.command) return "tailnet.nodes.command";
   if (a.bans_max_active != b.bans_max_active) return "bans.max_active";
+  if (a.crowdsec.has_value() != b.crowdsec.has_value()) return "crowdsec";
+  if (a.crowdsec && b.crowdsec) {
+    const CrowdsecSettings &c = *a.crowdsec, &d = *b.crowdsec;
+    if (c.lapi != d.lapi) return "crowdsec.lapi";
+    if (c.api_key_file != d.api_key_file) return "crowdsec.api_key_file";
+    if (c.refresh_ns != d.refresh_ns) return "crowdsec.refresh";
+    if (c.scopes != d.scopes) return "crowdsec.scopes";
+    if (c.captcha != d.captcha) return "crowdsec.captcha";
+    if (c.report != d.report) return "crowdsec.report";
+  }
   // operator== saw a difference that no line above names: still refuse.
   return "restart-only settings";
 }

@@ -8,9 +8,11 @@
 // field added later is restart-only at once and can never be silently ignored by a reload;
 // restart_setting_change() then names which one changed.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "guard/crowdsec/crowdsec_settings.h"
 #include "guard/tailnet/node_list_format.h"
 
 namespace edgeguard {
@@ -61,6 +63,8 @@ struct RestartSettings {
   GeoIpSettings geoip;
   NodeSourceSettings tailnet_nodes;
   std::size_t bans_max_active = 100'000;  // the ban table is sized once
+  // `crowdsec:` (the LAPI the puller and reporter talk to); absent: no CrowdSec.
+  std::optional<CrowdsecSettings> crowdsec;
   bool operator==(const RestartSettings&) const = default;
 };
 

@@ -55,6 +55,7 @@ void Service::publish(std::shared_ptr<const Policy> policy) {
   auto snap = make_snapshot(policy, geo_ ? geo_->current() : nullptr,
                             tailnet_ ? enrolled_nodes(*policy) : nullptr, &decisions_);
   snap->bans = ban_table_.get();
+  if (crowdsec_) snap->crowdsec = crowdsec_->current();
   snapshot_.store(std::move(snap));
   generation_.fetch_add(1, std::memory_order_release);
 }
@@ -161,10 +162,21 @@ void Service::BanLog::made(const Ban& ban, std::int64_t now_ns) {
              {"count", ban.count},
              {"reason", ban.reason},
              {"source", to_string(ban.source)}});
+  for (BanEvents* l : listeners_) l->made(ban, now_ns);
 }
 
-void Service::BanLog::lifted(const std::string& subject, std::size_t bans, std::int64_t) {
+void Service::BanLog::lifted(const std::string& subject, std::size_t bans, std::int64_t now_ns) {
   log_event("info", "unban", {{"subject", subject}, {"bans", bans}});
+  for (BanEvents* l : listeners_) l->lifted(subject, bans, now_ns);
+}
+
+void Service::attach_crowdsec(std::shared_ptr<const CrowdsecPuller> puller) {
+  crowdsec_ = std::move(puller);
+  refresh_crowdsec();
+}
+
+void Service::refresh_crowdsec() {
+  publish(snapshot()->policy);
 }
 
 void Service::write_metrics(MetricsWriter& w) const {

@@ -12,6 +12,7 @@
 #include "guard/bans/ban_stats.h"
 #include "guard/bans/ban_table.h"
 #include "guard/bans/local_bans.h"
+#include "guard/crowdsec/crowdsec_puller.h"
 #include "guard/geoip/geoip_source.h"
 #include "guard/metrics/registry.h"
 #include "guard/pipeline/decision_stats.h"
@@ -45,6 +46,13 @@ class Service {
   BanTable& ban_table() { return *ban_table_; }
   LocalBans& local_bans() { return *local_bans_; }
   BanStats& ban_stats() { return ban_stats_; }
+  // Also tell `listener` of every ban this process makes or lifts (the CrowdSec reporter).
+  void add_ban_listener(BanEvents* listener) { ban_log_.add_listener(listener); }
+
+  // CrowdSec decisions for the snapshots from now on: the puller's set in force, republished
+  // by refresh_crowdsec() when the puller says it has a new one (maintenance thread).
+  void attach_crowdsec(std::shared_ptr<const CrowdsecPuller> puller);
+  void refresh_crowdsec();
   const std::string& config_path() const { return config_path_; }
   bool ready() const;
 
@@ -75,9 +83,11 @@ class Service {
     explicit BanLog(BanStats& stats) : stats_(stats) {}
     void made(const Ban& ban, std::int64_t now_ns) override;
     void lifted(const std::string& subject, std::size_t bans, std::int64_t now_ns) override;
+    void add_listener(BanEvents* listener) { listeners_.push_back(listener); }
 
    private:
     BanStats& stats_;
+    std::vector<BanEvents*> listeners_;  // set before serving starts
   };
 
   std::string config_path_;
@@ -91,6 +101,7 @@ class Service {
   std::unique_ptr<LocalLimitStore> local_store_;
   std::unique_ptr<GeoIpSource> geo_;
   std::unique_ptr<NodeSource> tailnet_;
+  std::shared_ptr<const CrowdsecPuller> crowdsec_;
   bool tailnet_refreshed_ = false;  // by maintain(); create() loads once without a clock
   std::int64_t last_tailnet_refresh_ns_ = 0;
   std::size_t addresses_outside_ranges_ = 0;  // last reported; guarded by publish_mu_
