@@ -34,18 +34,28 @@ std::optional<GcraReply> parse_gcra_reply(const redisReply* reply, std::size_t k
   if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
     return std::nullopt;
   }
+  long long v[5];
   for (std::size_t i = 0; i < 5; ++i) {
-    if (reply->element[i]->type != REDIS_REPLY_INTEGER) return std::nullopt;
+    if (reply->element[i] == nullptr || reply->element[i]->type != REDIS_REPLY_INTEGER) {
+      return std::nullopt;
+    }
+    v[i] = reply->element[i]->integer;
   }
-  GcraReply out;
-  out.allowed = reply->element[0]->integer == 1;
-  out.denied = static_cast<int>(reply->element[1]->integer);
-  out.retry_after_ns = reply->element[2]->integer;
-  out.remaining = reply->element[3]->integer;
-  out.reset_ns = reply->element[4]->integer;
-  if (!out.allowed && (out.denied < 0 || static_cast<std::size_t>(out.denied) >= keys)) {
+  const long long verdict = v[0], denied = v[1];
+  if (verdict != 0 && verdict != 1) return std::nullopt;
+  // Compared as the 64-bit integers Redis sent: narrowed first, 2^32 would pass as key 0.
+  if (verdict == 1 ? denied != -1 : denied < 0 || static_cast<unsigned long long>(denied) >= keys) {
     return std::nullopt;
   }
+  for (std::size_t i = 2; i < 5; ++i) {
+    if (v[i] < 0 || v[i] >= kGcraReplyMaxNs) return std::nullopt;
+  }
+  GcraReply out;
+  out.allowed = verdict == 1;
+  out.denied = static_cast<int>(denied);
+  out.retry_after_ns = v[2];
+  out.remaining = v[3];
+  out.reset_ns = v[4];
   return out;
 }
 

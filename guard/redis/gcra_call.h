@@ -38,8 +38,14 @@ struct GcraReply {
   std::int64_t retry_after_ns = 0, remaining = 0, reset_ns = 0;
 };
 
-// Reads {allowed, denied_index, retry_after_ns, remaining, reset_ns} for a script run over
-// `keys` keys; nullopt for anything else (error replies are the caller's to read first).
+// Times in a reply stay below this (146 years), so adding one to a monotonic `now` cannot
+// overflow.
+inline constexpr std::int64_t kGcraReplyMaxNs = std::int64_t{1} << 62;
+
+// Reads {allowed 0|1, denied_index, retry_after_ns, remaining, reset_ns} for a script run over
+// `keys` keys. nullopt for anything else: not an array of exactly 5 integers, a verdict other
+// than 0 or 1, a denied index that is not -1 when allowed or not one of the `keys` when denied,
+// a negative or huge time or count. Error replies are the caller's to read first.
 std::optional<GcraReply> parse_gcra_reply(const redisReply* reply, std::size_t keys);
 
 }  // namespace edgeguard
