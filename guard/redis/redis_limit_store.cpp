@@ -191,7 +191,6 @@ void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::s
     if (error.starts_with("NOSCRIPT") && !group.noscript_retried) {
       // Redis restarted or SCRIPT FLUSH: EVAL runs the script and caches it again, so the
       // following EVALSHAs succeed.
-      counters.noscript.fetch_add(1, std::memory_order_relaxed);
       group.noscript_retried = true;
       gcra_argv_to_eval(group.argv);
       send_group(req, g, *group.node, group.asking);
@@ -224,14 +223,8 @@ void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::s
 
 void RedisLimitStore::finish(const std::shared_ptr<Request>& req) {
   breaker_.record_success();
-  RedisCounters& counters = shared_->counters();
-  counters.replies.fetch_add(1, std::memory_order_relaxed);
-  const auto latency =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - req->sent).count();
-  counters.latency_ns_total.fetch_add(static_cast<std::uint64_t>(latency),
-                                      std::memory_order_relaxed);
-  counters.latency_samples.fetch_add(1, std::memory_order_relaxed);
-  shared_->observe_latency(latency);
+  shared_->observe_latency(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - req->sent).count());
 
   LimitOutcome out;
   const Group* denier = nullptr;
@@ -279,7 +272,6 @@ void RedisLimitStore::send_refund(const Group& group) {
   argv[1] = gcra_script_sha1();
   const std::string mode = std::to_string(static_cast<int>(GcraScriptMode::refund));
   argv[gcra_mode_arg(group.call_index.size())] = mode;
-  shared_->counters().refunds.fetch_add(1, std::memory_order_relaxed);
   conn->command(argv, nullptr);  // best effort: a lost refund over-counts one request
 }
 

@@ -28,23 +28,34 @@ struct RedisStoreConfig {
   std::size_t deny_cache_entries = 1 << 16;
 };
 
-// Monotonic counters, read by the metrics component by name.
+// What an operator needs to see of the Redis link, per process. Owned by RedisSharedState,
+// counted by every io thread's store, rendered by the metrics registry under the names below.
+// Kept: the load put on Redis, each way a decision can miss Redis (and how often the on_error
+// policy answered instead), what the deny cache saves, topology changes, connection churn and
+// outages. Deleted (issue 11): decision replies (commands minus failures), NOSCRIPT retries and
+// refunds (rare, one round trip, nothing to act on), slot-map refreshes (an implementation
+// detail; redirects and errors show topology changes), and a latency sum and count that
+// duplicated the edgeguard_redis_seconds histogram.
 struct RedisCounters {
-  std::atomic<std::uint64_t> commands{0};          // decision scripts sent (retries included)
-  std::atomic<std::uint64_t> replies{0};           // decision scripts answered in time
-  std::atomic<std::uint64_t> errors{0};            // requests failed by an error or lost link
-  std::atomic<std::uint64_t> timeouts{0};          // requests failed by the timeout
-  std::atomic<std::uint64_t> fallback_answers{0};  // answered by the on_error policy
+  // edgeguard_redis_commands_total: decision scripts sent (retries and redirects included).
+  std::atomic<std::uint64_t> commands{0};
+  // edgeguard_redis_errors_total: decisions failed by an error reply or a lost connection.
+  std::atomic<std::uint64_t> errors{0};
+  // edgeguard_redis_timeouts_total: decisions failed by `timeout` (Redis slow or stalled).
+  std::atomic<std::uint64_t> timeouts{0};
+  // edgeguard_redis_fallback_answers_total: decisions answered by the on_error policy (after
+  // a failure, or at once while a breaker is open): not shared with the other replicas.
+  std::atomic<std::uint64_t> fallback_answers{0};
+  // edgeguard_redis_deny_cache_hits_total: denials answered from the deny cache, no command.
   std::atomic<std::uint64_t> deny_cache_hits{0};
-  std::atomic<std::uint64_t> noscript{0};
+  // edgeguard_redis_redirects_total{kind="moved"} / {kind="ask"}: Cluster slot moves followed.
   std::atomic<std::uint64_t> moved{0};
   std::atomic<std::uint64_t> ask{0};
-  std::atomic<std::uint64_t> refunds{0};
+  // edgeguard_redis_connects_total: connections opened (first ones and every reconnection).
   std::atomic<std::uint64_t> connects{0};
-  std::atomic<std::uint64_t> slot_refreshes{0};
+  // edgeguard_redis_breaker_opens_total: breakers opened, so an outage shorter than the scrape
+  // interval still shows (edgeguard_store_fallback_active only shows the current state).
   std::atomic<std::uint64_t> breaker_opens{0};
-  std::atomic<std::uint64_t> latency_ns_total{0};  // sum of round trips of answered requests
-  std::atomic<std::uint64_t> latency_samples{0};
 };
 
 class RedisSharedState {
