@@ -5,23 +5,28 @@
 namespace edgeguard {
 
 RedisNodePool::RedisNodePool(boost::asio::io_context& io, const RedisHandshake& handshake,
-                             int connections_per_node,
+                             int connections_per_node, Breaker health,
                              std::function<void(RedisConnection&)> on_connect)
     : io_(io),
       handshake_(handshake),
       connections_per_node_(connections_per_node),
+      health_(health),
       on_connect_(std::move(on_connect)) {}
 
 RedisNodePool::~RedisNodePool() {
   nodes_.clear();
 }
 
-RedisNode& RedisNodePool::node(const RedisEndpoint& endpoint) {
+RedisNode* RedisNodePool::find(const RedisEndpoint& endpoint) {
   for (auto& node : nodes_) {
-    if (node->endpoint == endpoint) return *node;
+    if (node->endpoint == endpoint) return node.get();
   }
-  auto node = std::make_unique<RedisNode>();
-  node->endpoint = endpoint;
+  return nullptr;
+}
+
+RedisNode& RedisNodePool::node(const RedisEndpoint& endpoint) {
+  if (RedisNode* known = find(endpoint)) return *known;
+  auto node = std::make_unique<RedisNode>(endpoint, health_);
   node->conns.resize(static_cast<std::size_t>(connections_per_node_));
   nodes_.push_back(std::move(node));
   return *nodes_.back();
@@ -42,12 +47,12 @@ RedisConnection* RedisNodePool::connection(RedisNode& node) {
   return conn.get();
 }
 
-void RedisNodePool::drop_connections() {
-  for (auto& node : nodes_) drop_connections(*node);
-}
-
 void RedisNodePool::drop_connections(RedisNode& node) {
-  for (auto& conn : node.conns) conn.reset();
+  for (auto& conn : node.conns) {
+    if (conn != nullptr) {
+      boost::asio::post(io_, [old = std::shared_ptr<RedisConnection>(std::move(conn))] {});
+    }
+  }
 }
 
 }  // namespace edgeguard

@@ -21,12 +21,16 @@ std::int64_t to_ns(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 struct RedisLimitStore::Group {
+  enum class State { sent, parked, answered };
   std::vector<std::string> argv;  // EVALSHA sha numkeys key... mode (T tau)...
   std::vector<int> call_index;    // position of each key in the request's calls
+  int slot = 0;                   // hash slot of every key (0 standalone)
   RedisNode* node = nullptr;      // where it was last sent
+  State state = State::sent;
   int redirects = 0;
   bool noscript_retried = false;
-  bool asking = false;  // last sent after an ASK redirect
+  bool rerouted = false;  // already retried once after a lost connection
+  bool asking = false;    // last sent after an ASK redirect
   GcraReply reply;
 };
 
@@ -49,6 +53,7 @@ RedisLimitStore::RedisLimitStore(asio::io_context& io, std::shared_ptr<RedisShar
       config_(shared_->config()),
       fallback_(fallback),
       pool_(io, shared_->handshake(), config_.connections,
+            Breaker(config_.failure_threshold, config_.probe_interval_ns),
             [counters = &shared_->counters()](RedisConnection& conn) {
               counters->connects.fetch_add(1, std::memory_order_relaxed);
               // Loaded ahead of the first EVALSHA on every new connection (a restarted Redis has
@@ -57,23 +62,23 @@ RedisLimitStore::RedisLimitStore(asio::io_context& io, std::shared_ptr<RedisShar
               conn.command(load, nullptr);
             }),
       timeout_timer_(io),
-      breaker_(config_.failure_threshold, config_.probe_interval_ns),
       probe_timer_(io) {
-  for (const RedisEndpoint& seed : shared_->seeds()) pool_.node(seed);
   if (shared_->cluster()) {
-    routing_.emplace(pool_);
-    routing_->refresh();
+    routing_.emplace(pool_, shared_->slot_map(), shared_->seeds(), config_.probe_interval_ns);
+    routing_->set_on_change([this] { release_idle_breakers(); });
+    if (shared_->slot_map().generation() == 0) routing_->refresh();  // no thread asked yet
   } else {
-    pool_.connection(pool_.at(0));  // connect ahead of the first request
+    pool_.connection(pool_.node(shared_->seeds().front()));  // connect ahead of the first request
   }
 }
 
 RedisLimitStore::~RedisLimitStore() {
   // Callbacks that hiredis runs while the connections are freed must not come back here.
   alive_.reset();
-  if (breaker_.open()) shared_->breaker_dropped();
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    if (pool_.at(i).breaker.open()) shared_->breaker_dropped();
+  }
   routing_.reset();
-  pool_.drop_connections();
 }
 
 std::size_t RedisLimitStore::in_flight() const {
@@ -98,8 +103,21 @@ std::optional<LimitOutcome> RedisLimitStore::try_admit(std::span<const LimitCall
       return out;
     }
   }
-  if (breaker_.open()) return on_error_outcome(calls, now_ns, dry_run);
+  if (open_breakers_ > 0 && routes_to_open_breaker(calls)) {
+    return on_error_outcome(calls, now_ns, dry_run);
+  }
   return std::nullopt;
+}
+
+bool RedisLimitStore::routes_to_open_breaker(std::span<const LimitCall> calls) {
+  if (!routing_) return true;  // standalone: the one node
+  routing_->sync();            // a newer map may route around the node, or release its breaker
+  if (open_breakers_ == 0) return false;
+  for (const LimitCall& call : calls) {
+    const int slot = key_hash_slot(gcra_redis_key(config_.key_prefix, call.key));
+    if (routing_->node_for_slot(slot).breaker.open()) return true;
+  }
+  return false;
 }
 
 void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t now_ns,
@@ -137,6 +155,7 @@ void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t
   std::vector<GcraRate> rates;
   for (std::size_t g = 0; g < req->groups.size(); ++g) {
     Group& group = req->groups[g];
+    group.slot = slot_of_group[g];
     rates.clear();
     for (int i : group.call_index) rates.push_back(calls[static_cast<std::size_t>(i)].rate);
     group.argv = gcra_evalsha_argv(std::move(keys_of_group[g]), rates, mode);
@@ -144,8 +163,9 @@ void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t
   req->outstanding = req->groups.size();
   pending_.push_back(req);
   arm_timeout();
+  if (routing_) routing_->sync();
   for (std::size_t g = 0; g < req->groups.size() && !req->completed; ++g) {
-    RedisNode& node = routing_ ? routing_->node_for_slot(slot_of_group[g]) : pool_.at(0);
+    RedisNode& node = routing_ ? routing_->node_for_slot(req->groups[g].slot) : pool_.at(0);
     send_group(req, g, node, false);
   }
   req->submitting = false;
@@ -156,9 +176,10 @@ void RedisLimitStore::send_group(const std::shared_ptr<Request>& req, std::size_
   Group& group = req->groups[g];
   group.node = &node;
   group.asking = asking;
+  group.state = Group::State::sent;
   RedisConnection* conn = pool_.connection(node);
   if (conn == nullptr) {
-    fail(req, Failure::error);
+    group_lost(req, g, "cannot connect");
     return;
   }
   if (asking) {
@@ -172,7 +193,7 @@ void RedisLimitStore::send_group(const std::shared_ptr<Request>& req, std::size_
         if (alive.expired()) return;
         on_group_reply(req, g, reply);
       });
-  if (!queued) fail(req, Failure::error);
+  if (!queued) group_lost(req, g, "cannot send");
 }
 
 void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::size_t g,
@@ -183,7 +204,7 @@ void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::s
   Group& group = req->groups[g];
   RedisCounters& counters = shared_->counters();
   if (reply == nullptr) {
-    fail(req, Failure::error);
+    group_lost(req, g, "lost connection");
     return;
   }
   if (reply->type == REDIS_REPLY_ERROR) {
@@ -209,20 +230,62 @@ void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::s
         return;
       }
     }
+    if (routing_ && (error.starts_with("CLUSTERDOWN") || error.starts_with("TRYAGAIN"))) {
+      // A live node answering at once about the cluster (a master is down and not replaced
+      // yet, a slot is mid-migration): not this node's failure. The map may be changing.
+      routing_->refresh();
+    } else {
+      // Only the error's code: the rest may quote the command, keys included.
+      node_failed(*group.node, "error reply " + std::string(error.substr(0, error.find(' '))));
+    }
     fail(req, Failure::error);
     return;
   }
   auto verdict = parse_gcra_reply(reply, group.call_index.size());
   if (!verdict) {
+    node_failed(*group.node, "malformed reply");
     fail(req, Failure::error);
     return;
   }
   group.reply = *verdict;
+  group.state = Group::State::answered;
+  group.node->breaker.record_success();
   if (--req->outstanding == 0) finish(req);
 }
 
+void RedisLimitStore::group_lost(const std::shared_ptr<Request>& req, std::size_t g,
+                                 const char* why) {
+  if (req->completed) return;
+  Group& group = req->groups[g];
+  RedisNode& node = *group.node;
+  if (routing_ && !group.rerouted) {
+    // A master that died answers nothing, MOVED least of all: ask the cluster who serves the
+    // slot now and try once more there (a replica promoted in its place).
+    group.rerouted = true;
+    group.state = Group::State::parked;
+    routing_->refresh_then([this, alive = std::weak_ptr<int>(alive_), req, g, failed = &node] {
+      if (!alive.expired()) reroute(req, g, *failed);
+    });
+    node_failed(node, why);
+    return;
+  }
+  node_failed(node, why);
+  fail(req, Failure::error);
+}
+
+void RedisLimitStore::reroute(const std::shared_ptr<Request>& req, std::size_t g,
+                              RedisNode& failed) {
+  if (req->completed) return;
+  routing_->sync();
+  RedisNode& node = routing_->node_for_slot(req->groups[g].slot);
+  if (&node == &failed || node.breaker.open()) {
+    fail(req, Failure::error);  // not failed over (yet): on_error answers
+    return;
+  }
+  send_group(req, g, node, false);
+}
+
 void RedisLimitStore::finish(const std::shared_ptr<Request>& req) {
-  breaker_.record_success();
   shared_->observe_latency(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - req->sent).count());
 
@@ -282,7 +345,6 @@ void RedisLimitStore::fail(const std::shared_ptr<Request>& req, Failure why) {
       .fetch_add(1, std::memory_order_relaxed);
   const LimitOutcome out = on_error_outcome(req->calls, req->now_ns, req->dry_run);
   complete(req, out);
-  note_failure(why == Failure::timeout ? "timeout" : "error or lost connection");
 }
 
 void RedisLimitStore::complete(const std::shared_ptr<Request>& req, const LimitOutcome& outcome) {
@@ -345,25 +407,55 @@ void RedisLimitStore::sweep_timeouts() {
     auto req = std::move(pending_.front());
     pending_.pop_front();
     fail(req, Failure::timeout);
+    // Each node that left a group unanswered failed once, however many groups it had.
+    std::vector<RedisNode*> slow;
+    for (const Group& group : req->groups) {
+      if (group.state == Group::State::sent &&
+          std::find(slow.begin(), slow.end(), group.node) == slow.end()) {
+        slow.push_back(group.node);
+      }
+    }
+    for (RedisNode* node : slow) node_failed(*node, "timeout");
   }
   arm_timeout();
 }
 
-void RedisLimitStore::note_failure(const std::string& why) {
-  if (!breaker_.record_failure(to_ns(Clock::now()))) return;
-  shared_->breaker_opened(why);
+void RedisLimitStore::node_failed(RedisNode& node, const std::string& why) {
+  if (!node.breaker.record_failure(to_ns(Clock::now()))) return;
+  ++open_breakers_;
+  shared_->breaker_opened(node.endpoint.text() + ": " + why);
   // Commands still queued on a stalled connection would charge buckets for requests that were
   // already answered; drop them with the connection.
-  pool_.drop_connections();
+  pool_.drop_connections(node);
   schedule_probe();
 }
 
-void RedisLimitStore::close_breaker() {
-  if (breaker_.record_probe_answer()) shared_->breaker_closed("redis answers again");
+void RedisLimitStore::close_breaker(RedisNode& node, const std::string& why) {
+  if (!node.breaker.record_probe_answer()) return;
+  --open_breakers_;
+  shared_->breaker_closed(node.endpoint.text() + ": " + why);
+}
+
+void RedisLimitStore::release_idle_breakers() {
+  // After a failover the dead master serves nothing: no request waits on it any more, so its
+  // breaker no longer stands for an on_error answer (edgeguard_store_fallback_active).
+  if (open_breakers_ == 0) return;
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    RedisNode& node = pool_.at(i);
+    if (node.breaker.open() && !routing_->is_master(node.endpoint)) {
+      close_breaker(node, "serves no slot any more");
+    }
+  }
 }
 
 void RedisLimitStore::schedule_probe() {
-  probe_timer_.expires_at(Clock::time_point(std::chrono::nanoseconds(breaker_.next_probe_ns())));
+  std::int64_t due = INT64_MAX;
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    const Breaker& b = pool_.at(i).breaker;
+    if (b.open()) due = std::min(due, b.next_probe_ns());
+  }
+  if (due == INT64_MAX) return;
+  probe_timer_.expires_at(Clock::time_point(std::chrono::nanoseconds(due)));
   probe_timer_.async_wait(
       [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
         if (ec || alive.expired()) return;
@@ -372,26 +464,25 @@ void RedisLimitStore::schedule_probe() {
 }
 
 void RedisLimitStore::probe() {
-  if (!breaker_.take_probe(to_ns(Clock::now()))) {
-    if (breaker_.open()) schedule_probe();
-    return;
-  }
-  // A probe not answered within one interval failed: start over on a fresh connection (a
-  // stopped Redis still accepts TCP connections into its backlog).
-  pool_.drop_connections();
-  auto on_answer = [this, alive = std::weak_ptr<int>(alive_)] {
-    if (!alive.expired()) close_breaker();
-  };
   if (routing_) {
-    routing_->fetch(on_answer);
-  } else {
-    RedisNode& node = pool_.at(probe_rotation_++ % pool_.size());
-    if (RedisConnection* conn = pool_.connection(node)) {
-      const std::string_view argv[] = {"PING"};
-      conn->command(argv, [on_answer](redisReply* reply) {
-        if (reply != nullptr && reply->type != REDIS_REPLY_ERROR) on_answer();
-      });
-    }
+    // While a node is out, its slots may be moving to a replica: look again.
+    routing_->sync();
+    if (open_breakers_ > 0) routing_->refresh();
+  }
+  const std::int64_t now = to_ns(Clock::now());
+  for (std::size_t i = 0; i < pool_.size(); ++i) {
+    RedisNode& node = pool_.at(i);
+    if (!node.breaker.take_probe(now)) continue;
+    // A probe not answered within one interval failed: start over on a fresh connection (a
+    // stopped Redis still accepts TCP connections into its backlog).
+    pool_.drop_connections(node);
+    RedisConnection* conn = pool_.connection(node);
+    if (conn == nullptr) continue;
+    const std::string_view argv[] = {"PING"};
+    conn->command(argv, [this, alive = std::weak_ptr<int>(alive_), &node](redisReply* reply) {
+      if (alive.expired() || reply == nullptr || reply->type == REDIS_REPLY_ERROR) return;
+      close_breaker(node, "answers again");
+    });
   }
   schedule_probe();
 }

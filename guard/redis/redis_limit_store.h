@@ -1,14 +1,20 @@
 #pragma once
 // Rate-limit buckets shared through Redis (or a Redis Cluster), so several edgeguard replicas
 // enforce one limit together. One RedisLimitStore per io thread, on that thread's io_context;
-// all of them share one RedisSharedState (config, deny cache, counters, breaker summary).
+// all of them share one RedisSharedState (config, deny cache, Cluster slot map, counters).
 //
-// Per request: a key Redis recently denied is answered from the local deny cache; while this
-// thread's breaker is open the `on_error` policy answers at once; otherwise one EVALSHA of the
-// GCRA script (gcra_script.h, called as gcra_call.h says) per hash-slot group goes out
-// pipelined on this thread's connection(s), bounded by `timeout_ns`, and a timeout or error
-// applies `on_error` for that request. `failure_threshold` consecutive failures open the
-// breaker (breaker.h); a probe every `probe_interval_ns` closes it as soon as Redis answers.
+// Per request: a key Redis recently denied is answered from the local deny cache; a request
+// whose keys live on a node whose breaker is open is answered by the `on_error` policy at
+// once; otherwise one EVALSHA of the GCRA script (gcra_script.h, called as gcra_call.h says)
+// per hash-slot group goes out pipelined on this thread's connection(s) to the node serving
+// that slot, bounded by `timeout_ns`, and a timeout or error applies `on_error` for that
+// request.
+//
+// Health is per node (breaker.h): `failure_threshold` consecutive failures on one node open its
+// breaker, a probe every `probe_interval_ns` closes it as soon as the node answers, and the
+// other nodes' slots are not affected. In a Cluster, a lost connection also asks for the slot
+// map again and retries the group once on the slot's owner in the new map: that is how a
+// replica promoted after its master died is found (cluster_routing.h).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -18,7 +24,6 @@
 #include <optional>
 #include <string>
 
-#include "guard/redis/breaker.h"
 #include "guard/redis/cluster_routing.h"
 #include "guard/redis/node_pool.h"
 #include "guard/redis/redis_shared_state.h"
@@ -41,7 +46,8 @@ class RedisLimitStore final : public LimitStore {
   // Buckets live in Redis; the fallback's buckets are counted by whoever owns it.
   std::size_t local_bucket_count() const override { return 0; }
 
-  bool breaker_open() const { return breaker_.open(); }
+  // Some node's breaker is open on this thread.
+  bool breaker_open() const { return open_breakers_ > 0; }
   std::size_t in_flight() const;
 
  private:
@@ -50,8 +56,11 @@ class RedisLimitStore final : public LimitStore {
   enum class Failure { error, timeout };
   using Clock = std::chrono::steady_clock;
 
+  bool routes_to_open_breaker(std::span<const LimitCall> calls);
   void send_group(const std::shared_ptr<Request>& req, std::size_t g, RedisNode& node, bool asking);
   void on_group_reply(const std::shared_ptr<Request>& req, std::size_t g, redisReply* reply);
+  void group_lost(const std::shared_ptr<Request>& req, std::size_t g, const char* why);
+  void reroute(const std::shared_ptr<Request>& req, std::size_t g, RedisNode& failed);
   void finish(const std::shared_ptr<Request>& req);
   void fail(const std::shared_ptr<Request>& req, Failure why);
   void complete(const std::shared_ptr<Request>& req, const LimitOutcome& outcome);
@@ -60,8 +69,10 @@ class RedisLimitStore final : public LimitStore {
   void send_refund(const Group& group);
   void arm_timeout();
   void sweep_timeouts();
-  void note_failure(const std::string& why);
-  void close_breaker();
+
+  void node_failed(RedisNode& node, const std::string& why);
+  void close_breaker(RedisNode& node, const std::string& why);
+  void release_idle_breakers();
   void schedule_probe();
   void probe();
 
@@ -78,8 +89,7 @@ class RedisLimitStore final : public LimitStore {
   boost::asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
 
-  Breaker breaker_;
-  std::size_t probe_rotation_ = 0;
+  int open_breakers_ = 0;  // nodes of pool_ whose breaker is open
   boost::asio::steady_timer probe_timer_;
 };
 

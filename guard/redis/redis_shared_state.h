@@ -1,6 +1,7 @@
 #pragma once
 // What every io thread's RedisLimitStore shares within one process: the validated settings, the
-// connection handshake, the deny cache, the counters and the count of open breakers.
+// connection handshake, the deny cache, the Cluster slot map, the counters and the count of
+// open breakers.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "guard/redis/cluster_routing.h"
 #include "guard/redis/deny_cache.h"
 #include "guard/redis/redis_connection.h"
 
@@ -70,16 +72,19 @@ class RedisSharedState {
   const std::vector<RedisEndpoint>& seeds() const { return seeds_; }
   const RedisHandshake& handshake() const { return handshake_; }
 
-  // Some io thread's breaker is open: its requests are answered by `on_error` (for /readyz
-  // and edgeguard_store_fallback_active).
+  // Some io thread has a breaker open on a node that serves slots: requests for those slots are
+  // answered by `on_error` (for edgeguard_store_fallback_active).
   bool fallback_active() const { return open_breakers_.load(std::memory_order_relaxed) > 0; }
   RedisCounters& counters() { return counters_; }
   const RedisCounters& counters() const { return counters_; }
   DenyCache& deny_cache() { return deny_cache_; }
+  // Cluster mode: the slot map every io thread routes by (cluster_routing.h says why one).
+  SharedSlotMap& slot_map() { return slot_map_; }
 
   // Optional observers; set before the stores start serving. They run on io threads.
   // `latency`: each answered decision's round trip (for edgeguard_redis_seconds).
-  // `breaker`: a thread's breaker opened (true) or closed (false), with a reason, for logs.
+  // `breaker`: a thread's breaker on a node opened (true) or closed (false), with a reason that
+  // names the node, for logs.
   void set_observers(std::function<void(std::int64_t ns)> latency,
                      std::function<void(bool open, const std::string& why)> breaker);
 
@@ -102,6 +107,7 @@ class RedisSharedState {
   std::atomic<int> open_breakers_{0};
   RedisCounters counters_;
   DenyCache deny_cache_;
+  SharedSlotMap slot_map_;
   std::function<void(std::int64_t)> on_latency_;
   std::function<void(bool, const std::string&)> on_breaker_;
 };

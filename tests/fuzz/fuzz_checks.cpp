@@ -391,7 +391,10 @@ void check_redis_reply(const std::uint8_t* data, std::size_t size) {
       for (std::int16_t owner : map->owner) {
         FUZZ_CHECK(owner >= -1 && owner < static_cast<int>(map->masters.size()));
       }
-      for (const RedisEndpoint& m : map->masters) FUZZ_CHECK(!m.host.empty());
+      for (const auto* nodes : {&map->masters, &map->replicas}) {
+        for (const RedisEndpoint& n : *nodes)
+          FUZZ_CHECK(!n.host.empty() && n.port > 0 && n.port < 65536);
+      }
     }
     if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS ||
         reply->type == REDIS_REPLY_STRING) {
