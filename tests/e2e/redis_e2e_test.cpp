@@ -316,6 +316,54 @@ TEST_P(RedisFault, KilledRedisRestartedOnTheSamePortIsUsedAgain) {
 
 INSTANTIATE_TEST_SUITE_P(OnError, RedisFault, ::testing::Values("local", "deny"));
 
+// Issue 17: edgeguard_local_buckets only ever grew across Redis outages (0 -> 4 077 in a soak).
+// The fallback store's buckets are counted while they live: once they have refilled the gauge
+// is back to 0, although nothing calls the fallback again after Redis returns.
+TEST(RedisE2e, LocalBucketsGaugeFallsOnceTheOutagesBucketsRefill) {
+  TempDir tmp;
+  RedisServer redis(tmp.path());
+  ASSERT_TRUE(redis.running());
+  ScratchDir dir;
+  // One request per address every 5 s: a bucket the fallback fills lives 5 s.
+  const std::string yaml =
+      "listen: 127.0.0.1:0\n"
+      "admin_listen: 127.0.0.1:0\n"
+      "threads: 2\n"
+      "store:\n"
+      "  type: redis\n"
+      "  redis: {address: " +
+      redis.address() +
+      ", timeout: 100ms, on_error: local}\n"
+      "routes:\n"
+      "  - name: login\n"
+      "    hosts: [auth.test]\n"
+      "    methods: [POST]\n"
+      "    limits:\n"
+      "      - {name: per-ip, average: 1, period: 5s, burst: 1, key: client_ip}\n";
+  Server server(dir, yaml);
+  ASSERT_TRUE(server.started()) << server.stderr_text();
+  ASSERT_EQ(call_once(server.port(), login("198.51.100.1")).status, 200);
+  EXPECT_EQ(server.metric("edgeguard_local_buckets"), 0.0) << "Redis holds the buckets";
+
+  redis.kill();
+  constexpr int kAddresses = 20;
+  for (int i = 0; i < kAddresses; ++i) {
+    EXPECT_EQ(call_once(server.port(), login("198.51.100." + std::to_string(10 + i))).status, 200);
+  }
+  EXPECT_EQ(server.metric("edgeguard_local_buckets"), kAddresses) << "the fallback's buckets";
+
+  ASSERT_TRUE(redis.start());
+  int probe = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        call_once(server.port(), login("203.0.113." + std::to_string(probe++ % 250)));
+        return server.metric("edgeguard_store_fallback_active") == 0.0;
+      },
+      20s));
+  EXPECT_TRUE(eventually([&] { return server.metric("edgeguard_local_buckets") == 0.0; }, 15s))
+      << "still " << server.metric("edgeguard_local_buckets").value_or(-1);
+}
+
 TEST(RedisE2e, ScriptFlushMidRunIsSurvivedWithoutAnError) {
   TempDir tmp;
   RedisServer redis(tmp.path());
