@@ -467,6 +467,7 @@ void RedisLimitStore::probe() {
   if (routing_) {
     // While a node is out, its slots may be moving to a replica: look again.
     routing_->sync();
+    release_idle_breakers();
     if (open_breakers_ > 0) routing_->refresh();
   }
   const std::int64_t now = to_ns(Clock::now());

@@ -1,6 +1,9 @@
-// RedisLimitStore against a real 3-master Redis Cluster created by the test: keys spread over
-// the masters with exact counts, the cross-slot refund, and a slot migration followed through
-// ASK and MOVED.
+// RedisLimitStore against a real Redis Cluster created by the test: keys spread over the masters
+// with exact counts, the cross-slot refund, a slot migration followed through ASK and MOVED, two
+// threads on one slot map; and with a replica per master, a master killed and replaced.
+#include <atomic>
+#include <thread>
+
 #include "guard/redis/cluster_slots.h"
 #include "tests/redis/redis_test_support.h"
 #include "tests/support/redis_fixture.h"
@@ -125,6 +128,51 @@ TEST_F(RedisClusterTest, SlotMigrationIsFollowedThroughAskAndMoved) {
   EXPECT_EQ(admitted, 5);
   Reply on_new = to->command({"EXISTS", stored});
   EXPECT_EQ(on_new->integer, 1);
+}
+
+// Two io threads routing by one slot map at once (tests/tsan.sh runs this): the map starts out
+// wrong (every slot on the first master), both threads follow the MOVEDs and publish what they
+// learn while the other reads it, and every key still admits exactly its burst.
+TEST_F(RedisClusterTest, ThreadsSharingOneSlotMapStayExact) {
+  std::string error;
+  auto shared = RedisSharedState::create(config(), &error);
+  ASSERT_NE(shared, nullptr) << error;
+  SlotMap wrong;
+  wrong.owner.fill(static_cast<std::int16_t>(
+      wrong.intern(*parse_redis_endpoint(cluster_->addresses().front()))));
+  shared->slot_map().publish(wrong);
+
+  const GcraRate r = rate(10, kHour, 3);
+  constexpr int kKeys = 40;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i) keys.push_back("threads/" + std::to_string(i));
+  std::vector<std::atomic<int>> admitted(kKeys);
+  std::atomic<int> fallbacks{0};
+  auto thread = [&](int offset) {
+    StoreHarness h(shared, nullptr);
+    for (int n = 0; n < 3 * kKeys; ++n) {
+      const int k = (n + offset) % kKeys;
+      auto a = h.admit({{r, keys[static_cast<std::size_t>(k)], 1}});
+      if (!a || a->outcome.from_fallback) {
+        ++fallbacks;
+        continue;
+      }
+      if (a->outcome.allowed) ++admitted[static_cast<std::size_t>(k)];
+    }
+    for (int k = 0; k < kKeys; ++k) {  // and once more each, after the other thread's charges
+      auto a = h.admit({{r, keys[static_cast<std::size_t>(k)], 1}});
+      if (a && !a->outcome.from_fallback && a->outcome.allowed) {
+        ++admitted[static_cast<std::size_t>(k)];
+      }
+    }
+  };
+  std::thread a(thread, 0), b(thread, kKeys / 2);
+  a.join();
+  b.join();
+  EXPECT_EQ(fallbacks.load(), 0);
+  for (int k = 0; k < kKeys; ++k) EXPECT_EQ(admitted[static_cast<std::size_t>(k)].load(), 3) << k;
+  EXPECT_GE(shared->counters().moved.load(), 1u);
+  EXPECT_EQ(shared->counters().errors.load(), 0u);
 }
 
 // A Cluster of 3 masters with a replica each, failing over within about 2 s of a master's
