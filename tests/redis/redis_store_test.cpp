@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "guard/redis/gcra_script.h"
@@ -334,8 +335,8 @@ TEST_F(RedisStoreTest, FaultsUnderLoadNeverStallARequest) {
   const GcraRate r = rate(1'000'000, kHour, 1'000'000);
   std::vector<std::string> keys;
   for (int i = 0; i < 64; ++i) keys.push_back("load/" + std::to_string(i));
-  constexpr int kTotal = 6000;
   int issued = 0, completed = 0, from_redis = 0;
+  int total = std::numeric_limits<int>::max();  // set when the faults start
   std::int64_t worst_ns = 0;
   std::vector<std::vector<LimitCall>> calls(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) calls[i] = {{r, keys[i], i + 1}};
@@ -358,31 +359,35 @@ TEST_F(RedisStoreTest, FaultsUnderLoadNeverStallARequest) {
     }
   };
   double redis_rate = 0;
-  int stage = 0;
+  int stage = 0, faults_at = 0;
+  // The faults start once Redis has answered 2000 requests (counted, not assumed: on a loaded
+  // machine some of the first ones may miss the 30 ms and be answered by the policy), then
+  // each stage lasts a number of answers: 1000 stopped, 1500 resumed, 1500 killed.
   const bool done = h.run_until(
       [&] {
-        for (std::size_t i = 0; i < keys.size() && issued < kTotal; ++i) {
+        for (std::size_t i = 0; i < keys.size() && issued < total; ++i) {
           if (!busy[i]) issue(i);
         }
-        if (completed >= 2000 && stage == 0) {
+        if (from_redis >= 2000 && stage == 0) {
           redis_rate = completed * 1e9 / static_cast<double>(mono_ns() - start);
           server_->signal(SIGSTOP);
+          faults_at = completed;
+          total = completed + 4000;
           stage = 1;
         }
-        if (completed >= 3000 && stage == 1) {
+        if (completed >= faults_at + 1000 && stage == 1) {
           server_->signal(SIGCONT);
           stage = 2;
         }
-        if (completed >= 4500 && stage == 2) {
+        if (completed >= faults_at + 2500 && stage == 2) {
           server_->kill();
           stage = 3;
         }
-        return completed == kTotal;
+        return stage == 3 && completed == total;
       },
       std::chrono::seconds(30));
-  ASSERT_TRUE(done) << completed << " of " << kTotal;
+  ASSERT_TRUE(done) << completed << " answered, " << from_redis << " by Redis, stage " << stage;
   EXPECT_LT(worst_ns, 30'000'000 + 100'000'000);
-  EXPECT_GE(from_redis, 2000);
   EXPECT_GT(h.shared->counters().fallback_answers.load(), 0u);
   std::printf("admits/s through one connection, 64 in flight: %.0f\n", redis_rate);
   ASSERT_TRUE(server_->start());
