@@ -1,6 +1,9 @@
 #include "guard/redis/redis_shared_state.h"
 
+#include <signal.h>
+
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace edgeguard {
@@ -19,6 +22,24 @@ bool read_secret(const std::string& path, std::string* out, std::string* error) 
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
   *out = std::move(secret);
   return true;
+}
+
+// hiredis writes with write(2). On a connection whose Redis end has gone (Redis killed, or it
+// closed us), the second write raises SIGPIPE, and that signal's default action ends the whole
+// process: an edgeguard that vanished when its Redis was killed under load. The failed write
+// is already handled as a value (the command fails, on_error answers), so the signal is
+// ignored, once, unless someone installed a handler of their own.
+void ignore_sigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      ::sigemptyset(&ignore.sa_mask);
+      ::sigaction(SIGPIPE, &ignore, nullptr);
+    }
+  });
 }
 
 }  // namespace
@@ -65,6 +86,7 @@ std::shared_ptr<RedisSharedState> RedisSharedState::create(RedisStoreConfig conf
       !read_secret(config.password_file, &handshake.password, error)) {
     return nullptr;
   }
+  ignore_sigpipe();
   return std::make_shared<RedisSharedState>(std::move(config), std::move(seeds),
                                             std::move(handshake));
 }

@@ -63,7 +63,8 @@ struct RedisCounters {
 class RedisSharedState {
  public:
   // Reads `password_file` and checks the addresses. Returns nullptr and sets *error on failure
-  // (a startup/reload error, never a request-path one).
+  // (a startup/reload error, never a request-path one). Also makes SIGPIPE ignored in the
+  // process (hiredis writes with write(2); see the .cpp).
   static std::shared_ptr<RedisSharedState> create(RedisStoreConfig config, std::string* error);
 
   const RedisStoreConfig& config() const { return config_; }

@@ -350,7 +350,8 @@ TEST(RedisE2e, LocalBucketsGaugeFallsOnceTheOutagesBucketsRefill) {
   for (int i = 0; i < kAddresses; ++i) {
     EXPECT_EQ(call_once(server.port(), login("198.51.100." + std::to_string(10 + i))).status, 200);
   }
-  EXPECT_EQ(server.metric("edgeguard_local_buckets"), kAddresses) << "the fallback's buckets";
+  EXPECT_EQ(server.metric("edgeguard_local_buckets"), kAddresses)
+      << "the fallback's buckets; edgeguard running: " << server.running();
 
   ASSERT_TRUE(redis.start());
   int probe = 0;
