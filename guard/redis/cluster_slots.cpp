@@ -1,5 +1,6 @@
 #include "guard/redis/cluster_slots.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -48,7 +49,8 @@ std::optional<SlotMap> parse_cluster_slots(const redisReply* reply, const RedisE
     if (first->type != REDIS_REPLY_INTEGER || last->type != REDIS_REPLY_INTEGER ||
         master->type != REDIS_REPLY_ARRAY || master->elements < 2 ||
         master->element[0]->type != REDIS_REPLY_STRING ||
-        master->element[1]->type != REDIS_REPLY_INTEGER) {
+        master->element[1]->type != REDIS_REPLY_INTEGER || master->element[1]->integer <= 0 ||
+        master->element[1]->integer > 65535) {
       return std::nullopt;
     }
     RedisEndpoint endpoint{std::string(master->element[0]->str, master->element[0]->len),
@@ -60,6 +62,22 @@ std::optional<SlotMap> parse_cluster_slots(const redisReply* reply, const RedisE
     }
     for (long long slot = first->integer; slot <= last->integer; ++slot) {
       map.owner[static_cast<std::size_t>(slot)] = static_cast<std::int16_t>(index);
+    }
+    for (std::size_t r = 3; r < range->elements; ++r) {
+      const redisReply* replica = range->element[r];
+      // Only a hint of where else to ask: one that is not shaped like a node is skipped.
+      if (replica->type != REDIS_REPLY_ARRAY || replica->elements < 2 ||
+          replica->element[0]->type != REDIS_REPLY_STRING ||
+          replica->element[1]->type != REDIS_REPLY_INTEGER || replica->element[1]->integer <= 0 ||
+          replica->element[1]->integer > 65535) {
+        continue;
+      }
+      RedisEndpoint node{std::string(replica->element[0]->str, replica->element[0]->len),
+                         static_cast<int>(replica->element[1]->integer)};
+      if (node.host.empty() || node.host == "?") node.host = asked.host;
+      if (std::find(map.replicas.begin(), map.replicas.end(), node) == map.replicas.end()) {
+        map.replicas.push_back(std::move(node));
+      }
     }
   }
   return map;

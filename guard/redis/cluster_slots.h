@@ -24,13 +24,15 @@ int key_hash_slot(std::string_view key);
 struct SlotMap {
   std::vector<RedisEndpoint> masters;
   std::array<std::int16_t, kClusterSlots> owner;  // index into masters, -1 = unknown
+  std::vector<RedisEndpoint> replicas;  // more nodes to ask for the map when a master is down
   SlotMap() { owner.fill(-1); }
 
   // Index of `endpoint` in masters, adding it if new.
   int intern(const RedisEndpoint& endpoint);
 };
 
-// Parses a `CLUSTER SLOTS` reply; an empty IP means "the node you asked" (`asked`).
+// Parses a `CLUSTER SLOTS` reply; an empty IP means "the node you asked" (`asked`). Each range
+// is {first, last, master, replica...}; a node is {ip, port, id, ...}.
 std::optional<SlotMap> parse_cluster_slots(const redisReply* reply, const RedisEndpoint& asked);
 
 // Parses the target of a "MOVED 3999 127.0.0.1:6381" / "ASK ..." error.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "guard/clock/clock.h"
 #include "guard/policy/policy.h"
 
 namespace edgeguard {
@@ -14,7 +15,10 @@ constexpr std::size_t kEvictionWindow = 16;
 
 }  // namespace
 
-LocalLimitStore::LocalLimitStore(std::size_t max_buckets, LocalBans* bans) : bans_(bans) {
+LocalLimitStore::LocalLimitStore(std::size_t max_buckets, LocalBans* bans,
+                                 std::function<std::int64_t()> clock)
+    : bans_(bans), clock_(std::move(clock)) {
+  if (!clock_) clock_ = monotonic_ns;
   const std::size_t max_live_per_shard = std::max<std::size_t>(max_buckets / kShards, 4);
   // Keep the table at most 3/4 full of live buckets.
   max_slots_per_shard_ = std::bit_ceil(max_live_per_shard * 4 / 3 + 1);
@@ -41,7 +45,6 @@ void LocalLimitStore::rebuild(Shard& shard, std::int64_t now) {
   shard.slots = std::move(fresh);
   shard.used = live;
   shard.ops_since_rebuild = 0;
-  shard.live_hint.store(live, std::memory_order_relaxed);
 }
 
 void LocalLimitStore::maybe_rebuild(Shard& shard, std::int64_t now) {
@@ -87,7 +90,6 @@ LocalLimitStore::Slot* LocalLimitStore::find_or_insert(Shard& shard, std::uint64
       s.key = key;
       s.tat = 0;
       ++shard.used;
-      shard.live_hint.store(shard.used, std::memory_order_relaxed);
       return &s;
     }
     if (!is_claimed(&s)) {
@@ -140,7 +142,11 @@ std::optional<LimitOutcome> LocalLimitStore::try_admit(std::span<const LimitCall
     }
   }
   if (out.allowed && !dry_run) {
-    for (std::size_t i = 0; i < n; ++i) slots[i]->tat = results[i].new_tat;
+    for (std::size_t i = 0; i < n; ++i) {
+      slots[i]->tat = results[i].new_tat;
+      Shard& shard = shards_[shard_of(calls[i].key_hash)];
+      shard.latest_tat = std::max(shard.latest_tat, results[i].new_tat);
+    }
   }
   for (std::size_t i = distinct; i-- > 0;) shards_[order[i]].mu.unlock();
   // The denying call's ban, outside the bucket locks (the ban table has its own).
@@ -173,8 +179,18 @@ void LocalLimitStore::reset(std::span<const LimitCall> calls) {
 }
 
 std::size_t LocalLimitStore::local_bucket_count() const {
+  return live_buckets(clock_());
+}
+
+std::size_t LocalLimitStore::live_buckets(std::int64_t now_ns) const {
   std::size_t total = 0;
-  for (const auto& s : shards_) total += s.live_hint.load(std::memory_order_relaxed);
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    if (shard.latest_tat <= now_ns) continue;  // everything in it has refilled
+    for (const Slot& s : shard.slots) {
+      if (s.key != 0 && s.tat > now_ns) ++total;
+    }
+  }
   return total;
 }
 

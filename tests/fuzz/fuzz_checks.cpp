@@ -24,6 +24,7 @@
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
 #include "guard/redis/cluster_slots.h"
+#include "guard/redis/gcra_call.h"
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/host_normalize.h"
@@ -342,37 +343,52 @@ void check_nodes_list(const std::uint8_t* data, std::size_t size) {
   check_nodes(NodeListFormat::list, data, size);
 }
 
-void check_redis_reply(const std::uint8_t* data, std::size_t size) {
-  // hiredis's own reader turns the bytes into reply trees, as it does for a socket; edgeguard's
-  // part is what it does with each tree: the slot map, and MOVED/ASK redirects.
-  // hiredis 0.14 (Debian 12) has no `maxelements`: "*70000000" makes it allocate and free a huge
-  // array, which times the fuzzer out inside hiredis. Redis is a trusted peer; keep the fuzzer on
-  // edgeguard's code by refusing aggregates longer than any real reply.
-  const std::string_view text = as_view(data, size);
+// hiredis 0.14 (Debian 12) has no `maxelements`: "*70000000" makes it allocate and free a huge
+// array, which times the fuzzer out inside hiredis. Redis is a trusted peer; keep the fuzzer on
+// edgeguard's code by refusing aggregates longer than any real reply.
+bool has_huge_aggregate(std::string_view text) {
   for (std::size_t at = 0; at < text.size(); at = text.find('\n', at) + 1) {
     if (std::string_view("*%~>|").find(text[at]) != std::string_view::npos) {
       long long count = 0;
       for (std::size_t i = at + 1; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
         count = count * 10 + (text[i] - '0');
-        if (count > 4096) return;
+        if (count > 4096) return true;
       }
     }
     if (text.find('\n', at) == std::string_view::npos) break;
   }
+  return false;
+}
+
+// Feeds RESP bytes through hiredis's reader, as a socket would, and hands each reply tree (at
+// most 16) to `use`.
+template <typename F>
+void for_each_reply(std::string_view text, F use) {
+  if (has_huge_aggregate(text)) return;
   std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(), redisReaderFree);
   FUZZ_CHECK(reader != nullptr);
-  if (redisReaderFeed(reader.get(), reinterpret_cast<const char*>(data), size) != REDIS_OK) return;
-  const RedisEndpoint asked{"127.0.0.1", 7000};
+  if (redisReaderFeed(reader.get(), text.data(), text.size()) != REDIS_OK) return;
   for (int i = 0; i < 16; ++i) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK || raw == nullptr) break;
     std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw),
                                                        freeReplyObject);
-    if (auto map = parse_cluster_slots(reply.get(), asked)) {
+    use(reply.get());
+  }
+}
+
+void check_redis_reply(const std::uint8_t* data, std::size_t size) {
+  // edgeguard's part is what it does with each tree: the slot map, and MOVED/ASK redirects.
+  const RedisEndpoint asked{"127.0.0.1", 7000};
+  for_each_reply(as_view(data, size), [&](const redisReply* reply) {
+    if (auto map = parse_cluster_slots(reply, asked)) {
       for (std::int16_t owner : map->owner) {
         FUZZ_CHECK(owner >= -1 && owner < static_cast<int>(map->masters.size()));
       }
-      for (const RedisEndpoint& m : map->masters) FUZZ_CHECK(!m.host.empty());
+      for (const auto* nodes : {&map->masters, &map->replicas}) {
+        for (const RedisEndpoint& n : *nodes)
+          FUZZ_CHECK(!n.host.empty() && n.port > 0 && n.port < 65536);
+      }
     }
     if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS ||
         reply->type == REDIS_REPLY_STRING) {
@@ -381,7 +397,31 @@ void check_redis_reply(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(!redirect->target.host.empty());
       }
     }
-  }
+  });
+}
+
+void check_gcra_reply(const std::uint8_t* data, std::size_t size) {
+  // First byte: how many keys the script ran over (1..16, as a route has); the rest is RESP.
+  if (size == 0) return;
+  const std::size_t keys = data[0] % 16 + 1;
+  for_each_reply(as_view(data + 1, size - 1), [&](const redisReply* reply) {
+    const auto verdict = parse_gcra_reply(reply, keys);
+    if (!verdict) return;
+    // Accepted only as the script's contract says, and safe to use: the denied index picks
+    // one of the keys and every time can be added to a monotonic clock.
+    FUZZ_CHECK(reply->type == REDIS_REPLY_ARRAY && reply->elements == 5);
+    for (std::size_t i = 0; i < 5; ++i) FUZZ_CHECK(reply->element[i]->type == REDIS_REPLY_INTEGER);
+    FUZZ_CHECK(reply->element[0]->integer == (verdict->allowed ? 1 : 0));
+    if (verdict->allowed) {
+      FUZZ_CHECK(verdict->denied == -1);
+    } else {
+      FUZZ_CHECK(verdict->denied >= 0 && static_cast<std::size_t>(verdict->denied) < keys);
+      FUZZ_CHECK(reply->element[1]->integer == verdict->denied);
+    }
+    for (std::int64_t t : {verdict->retry_after_ns, verdict->remaining, verdict->reset_ns}) {
+      FUZZ_CHECK(t >= 0 && t < kGcraReplyMaxNs);
+    }
+  });
 }
 
 // The admin API's request parsing: the bytes as a POST /v1/bans body, and as the subject of a

@@ -26,6 +26,7 @@ void check_nodes_tailscale_api(const std::uint8_t* data, std::size_t size);
 void check_nodes_headscale(const std::uint8_t* data, std::size_t size);
 void check_nodes_list(const std::uint8_t* data, std::size_t size);
 void check_redis_reply(const std::uint8_t* data, std::size_t size);
+void check_gcra_reply(const std::uint8_t* data, std::size_t size);
 void check_admin_request(const std::uint8_t* data, std::size_t size);
 void check_crowdsec_stream(const std::uint8_t* data, std::size_t size);
 
@@ -40,6 +41,7 @@ inline constexpr FuzzTarget kTargets[] = {
     {"nodes_headscale", check_nodes_headscale},
     {"nodes_list", check_nodes_list},
     {"redis_reply", check_redis_reply},
+    {"gcra_reply", check_gcra_reply},
     {"admin_request", check_admin_request},
     {"crowdsec_stream", check_crowdsec_stream},
 };

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "guard/redis/gcra_script.h"
@@ -37,12 +38,15 @@ class RedisStoreTest : public ::testing::Test {
     Reply r = server_->command({"GET", "edgeguard:{" + key + "}"});
     return r && r->type == REDIS_REPLY_STRING ? std::stoll(std::string(r->str, r->len)) : 0;
   }
-  long long evalsha_calls() {
+  // How often Redis ran `command` (INFO commandstats), e.g. "evalsha".
+  long long command_calls(const std::string& command) {
     Reply r = server_->command({"INFO", "commandstats"});
     const std::string text(r->str, r->len);
-    const auto at = text.find("cmdstat_evalsha:calls=");
-    return at == std::string::npos ? 0 : std::stoll(text.substr(at + 22));
+    const std::string field = "cmdstat_" + command + ":calls=";
+    const auto at = text.find(field);
+    return at == std::string::npos ? 0 : std::stoll(text.substr(at + field.size()));
   }
+  long long evalsha_calls() { return command_calls("evalsha"); }
 
   TempDir dir_;
   std::unique_ptr<RedisServer> server_;
@@ -211,7 +215,7 @@ TEST_F(RedisStoreTest, ScriptFlushMidRunIsInvisibleToCallers) {
     admitted += a->outcome.allowed ? 1 : 0;
   }
   EXPECT_EQ(admitted, 6);
-  EXPECT_EQ(h.shared->counters().noscript.load(), 1u);
+  EXPECT_EQ(command_calls("eval"), 1) << "one EVAL after NOSCRIPT, then EVALSHA again";
   EXPECT_EQ(h.shared->counters().errors.load(), 0u);
 }
 
@@ -322,6 +326,32 @@ TEST_F(RedisStoreTest, MissingPasswordFileIsAConfigError) {
   EXPECT_NE(error.find("password_file"), std::string::npos);
 }
 
+// hiredis writes with write(2): once a Redis has died, the second write on a connection to it
+// raises SIGPIPE, whose default action ends the process. That was an edgeguard vanishing when
+// its Redis was killed under load (1 run in about 100 of an end-to-end test). Once a store's
+// shared state exists, such a write is an error value like any other.
+TEST_F(RedisStoreTest, WritingToARedisThatDiedDoesNotKillTheProcess) {
+  std::string error;
+  ASSERT_NE(RedisSharedState::create(config(), &error), nullptr) << error;
+  redisContext* c = redisConnect("127.0.0.1", server_->port());
+  ASSERT_TRUE(c != nullptr && c->err == 0);
+  Reply pong(static_cast<redisReply*>(redisCommand(c, "PING")));
+  ASSERT_NE(pong, nullptr);
+  server_->kill();
+  // The first write after the death may still be accepted; Redis's end then resets, and a
+  // later write fails: with EPIPE, and without ending this process.
+  int writes = 0;
+  EXPECT_TRUE(wait_until([&] {
+    ++writes;
+    redisAppendCommand(c, "PING");
+    int done = 0;
+    return redisBufferWrite(c, &done) == REDIS_ERR;
+  })) << writes
+      << " writes";
+  EXPECT_NE(c->err, 0);
+  redisFree(c);
+}
+
 // Faults under load: 64 requests always in flight on one thread while Redis is stopped,
 // resumed, then killed. Every request is answered, none later than the timeout (plus loop
 // slack), and the store recovers once Redis is back.
@@ -331,8 +361,8 @@ TEST_F(RedisStoreTest, FaultsUnderLoadNeverStallARequest) {
   const GcraRate r = rate(1'000'000, kHour, 1'000'000);
   std::vector<std::string> keys;
   for (int i = 0; i < 64; ++i) keys.push_back("load/" + std::to_string(i));
-  constexpr int kTotal = 6000;
   int issued = 0, completed = 0, from_redis = 0;
+  int total = std::numeric_limits<int>::max();  // set when the faults start
   std::int64_t worst_ns = 0;
   std::vector<std::vector<LimitCall>> calls(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) calls[i] = {{r, keys[i], i + 1}};
@@ -355,31 +385,35 @@ TEST_F(RedisStoreTest, FaultsUnderLoadNeverStallARequest) {
     }
   };
   double redis_rate = 0;
-  int stage = 0;
+  int stage = 0, faults_at = 0;
+  // The faults start once Redis has answered 2000 requests (counted, not assumed: on a loaded
+  // machine some of the first ones may miss the 30 ms and be answered by the policy), then
+  // each stage lasts a number of answers: 1000 stopped, 1500 resumed, 1500 killed.
   const bool done = h.run_until(
       [&] {
-        for (std::size_t i = 0; i < keys.size() && issued < kTotal; ++i) {
+        for (std::size_t i = 0; i < keys.size() && issued < total; ++i) {
           if (!busy[i]) issue(i);
         }
-        if (completed >= 2000 && stage == 0) {
+        if (from_redis >= 2000 && stage == 0) {
           redis_rate = completed * 1e9 / static_cast<double>(mono_ns() - start);
           server_->signal(SIGSTOP);
+          faults_at = completed;
+          total = completed + 4000;
           stage = 1;
         }
-        if (completed >= 3000 && stage == 1) {
+        if (completed >= faults_at + 1000 && stage == 1) {
           server_->signal(SIGCONT);
           stage = 2;
         }
-        if (completed >= 4500 && stage == 2) {
+        if (completed >= faults_at + 2500 && stage == 2) {
           server_->kill();
           stage = 3;
         }
-        return completed == kTotal;
+        return stage == 3 && completed == total;
       },
       std::chrono::seconds(30));
-  ASSERT_TRUE(done) << completed << " of " << kTotal;
+  ASSERT_TRUE(done) << completed << " answered, " << from_redis << " by Redis, stage " << stage;
   EXPECT_LT(worst_ns, 30'000'000 + 100'000'000);
-  EXPECT_GE(from_redis, 2000);
   EXPECT_GT(h.shared->counters().fallback_answers.load(), 0u);
   std::printf("admits/s through one connection, 64 in flight: %.0f\n", redis_rate);
   ASSERT_TRUE(server_->start());

@@ -3,13 +3,18 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 namespace edgeguard::testing {
@@ -28,9 +33,13 @@ TempDir::~TempDir() {
 
 namespace {
 
+// Whether redis-server could listen on `port` now (it sets SO_REUSEADDR, so a port with
+// connections in TIME_WAIT from an earlier test counts as free, as it is for Redis).
 bool port_free(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -39,6 +48,54 @@ bool port_free(int port) {
   ::close(fd);
   return ok;
 }
+
+// Blocks of ports below the ephemeral range, each owned by the one process holding its lock
+// file (see redis_fixture.h). The locks are released by the kernel when the process exits,
+// however it exits; the descriptors are close-on-exec, so no child keeps a block alive.
+class PortBlocks {
+ public:
+  int reserve() {
+    std::lock_guard lock(mu_);
+    for (;;) {
+      while (next_ < end_) {
+        const int port = next_++;
+        if (port_free(port)) return port;
+      }
+      if (!take_block()) return 0;
+    }
+  }
+
+ private:
+  static constexpr int kFirst = 20000, kLast = 32767, kBlock = 32;
+  static constexpr const char* kDir = "/tmp/edgeguard-test-ports";
+
+  bool take_block() {
+    ::mkdir(kDir, 01777);
+    constexpr int kBlocks = (kLast + 1 - kFirst) / kBlock;
+    // Start at a place that depends on the pid, so tests starting together rarely queue on
+    // the same lock files.
+    const int start = static_cast<int>(::getpid()) % kBlocks;
+    for (int i = 0; i < kBlocks; ++i) {
+      const int block = (start + i) % kBlocks;
+      const std::string path = std::string(kDir) + "/" + std::to_string(block) + ".lock";
+      const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+      if (fd < 0) continue;
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        continue;
+      }
+      held_.push_back(fd);  // held until the process exits
+      next_ = kFirst + block * kBlock;
+      end_ = next_ + kBlock;
+      return true;
+    }
+    return false;
+  }
+
+  std::mutex mu_;
+  std::vector<int> held_;
+  int next_ = 0, end_ = 0;
+};
 
 pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
   const pid_t pid = ::fork();
@@ -58,21 +115,9 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
 
 }  // namespace
 
-int free_port(bool with_bus_port) {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    const int port = ntohs(addr.sin_port);
-    if (!with_bus_port) return port;
-    if (port + 10000 <= 65535 && port_free(port + 10000)) return port;
-  }
-  return 0;
+int reserve_port() {
+  static PortBlocks blocks;
+  return blocks.reserve();
 }
 
 int run_program(const std::vector<std::string>& argv, const fs::path& log,
@@ -91,7 +136,8 @@ int run_program(const std::vector<std::string>& argv, const fs::path& log,
 
 RedisServer::RedisServer(const fs::path& dir, std::vector<std::string> extra, bool cluster)
     : dir_(dir), extra_(std::move(extra)), cluster_(cluster) {
-  port_ = free_port(cluster);
+  port_ = reserve_port();
+  if (cluster_) bus_port_ = reserve_port();
   for (int i = 0; i + 1 < static_cast<int>(extra_.size()); ++i) {
     if (extra_[static_cast<std::size_t>(i)] == "--requirepass") {
       password = extra_[static_cast<std::size_t>(i) + 1];
@@ -106,6 +152,7 @@ RedisServer::~RedisServer() {
 
 bool RedisServer::start() {
   if (pid_ > 0) return true;
+  if (port_ == 0 || (cluster_ && bus_port_ == 0)) return false;
   std::vector<std::string> argv = {"redis-server",
                                    "--port",
                                    std::to_string(port_),
@@ -122,9 +169,9 @@ bool RedisServer::start() {
                                    "--protected-mode",
                                    "no"};
   if (cluster_) {
-    argv.insert(argv.end(),
-                {"--cluster-enabled", "yes", "--cluster-config-file",
-                 "nodes-" + std::to_string(port_) + ".conf", "--cluster-node-timeout", "5000"});
+    argv.insert(argv.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
+                             "nodes-" + std::to_string(port_) + ".conf", "--cluster-port",
+                             std::to_string(bus_port_)});
   }
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   pid_ = spawn(argv, dir_ / ("redis-" + std::to_string(port_) + ".log"));
@@ -188,38 +235,96 @@ std::string RedisServer::info_field(const std::string& section, const std::strin
   return "";
 }
 
-RedisCluster::RedisCluster(const fs::path& dir) {
-  for (int i = 0; i < 3; ++i) {
-    nodes_.push_back(std::make_unique<RedisServer>(dir, std::vector<std::string>{}, true));
+namespace {
+
+// CLUSTER SLOTS as {first slot -> master port}, or empty if the node does not answer one.
+std::map<long long, long long> slot_owners(const RedisServer& node) {
+  std::map<long long, long long> owners;
+  Reply r = node.command({"CLUSTER", "SLOTS"});
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return owners;
+  for (std::size_t i = 0; i < r->elements; ++i) {
+    const redisReply* range = r->element[i];
+    if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) return {};
+    owners[range->element[0]->integer] = range->element[2]->element[1]->integer;
+  }
+  return owners;
+}
+
+}  // namespace
+
+RedisCluster::RedisCluster(const fs::path& dir, RedisClusterOptions options) : options_(options) {
+  const std::vector<std::string> extra = {
+      "--cluster-node-timeout", std::to_string(options.node_timeout_ms),
+      "--cluster-require-full-coverage", options.require_full_coverage ? "yes" : "no"};
+  const int total = options.masters * (1 + options.replicas);
+  for (int i = 0; i < total; ++i) {
+    nodes_.push_back(std::make_unique<RedisServer>(dir, extra, true));
     if (!nodes_.back()->running()) return;
   }
   std::vector<std::string> argv = {"redis-cli", "--cluster", "create"};
-  for (const std::string& a : addresses()) argv.push_back(a);
-  argv.push_back("--cluster-yes");
+  for (const auto& node : nodes_) argv.push_back(node->address());
+  argv.insert(argv.end(),
+              {"--cluster-replicas", std::to_string(options.replicas), "--cluster-yes"});
   if (run_program(argv, dir / "cluster-create.log", std::chrono::seconds(60)) != 0) return;
-  ok_ = wait_until(
+  auto replicas_in_sync = [this] {
+    for (auto& node : nodes_) {
+      if (node->info_field("replication", "role") == "slave" &&
+          node->info_field("replication", "master_link_status") != "up") {
+        return false;
+      }
+    }
+    return true;
+  };
+  ok_ = wait_healthy(std::chrono::seconds(30)) &&
+        wait_until(replicas_in_sync, std::chrono::seconds(30));
+}
+
+bool RedisCluster::wait_healthy(std::chrono::milliseconds timeout) {
+  return wait_until(
       [this] {
+        std::map<long long, long long> agreed;
+        bool first = true;
         for (auto& node : nodes_) {
-          if (node->info_field("cluster", "cluster_state") != "ok") {
-            Reply r = node->command({"CLUSTER", "INFO"});
-            if (r == nullptr || r->type != REDIS_REPLY_STRING ||
-                std::string(r->str, r->len).find("cluster_state:ok") == std::string::npos) {
-              return false;
-            }
-          }
-          Reply slots = node->command({"CLUSTER", "SLOTS"});
-          if (slots == nullptr || slots->type != REDIS_REPLY_ARRAY || slots->elements != 3) {
+          if (!node->running()) continue;
+          Reply info = node->command({"CLUSTER", "INFO"});
+          if (info == nullptr || info->type != REDIS_REPLY_STRING ||
+              std::string(info->str, info->len).find("cluster_state:ok") == std::string::npos) {
             return false;
           }
+          const auto owners = slot_owners(*node);
+          if (owners.empty() || (!first && owners != agreed)) return false;
+          agreed = owners;
+          first = false;
         }
-        return true;
+        // Every range is served by a running master, and there are as many as at the start.
+        std::set<long long> masters;
+        for (const auto& [slot, port] : agreed) {
+          bool up = false;
+          for (auto& node : nodes_) up = up || (node->running() && node->port() == port);
+          if (!up) return false;
+          masters.insert(port);
+        }
+        return !first && static_cast<int>(masters.size()) == options_.masters;
       },
-      std::chrono::seconds(30));
+      timeout);
+}
+
+RedisServer* RedisCluster::running_node() {
+  for (auto& node : nodes_) {
+    if (node->running()) return node.get();
+  }
+  return nullptr;
 }
 
 std::vector<std::string> RedisCluster::addresses() const {
+  // redis-cli makes the first `masters` nodes of the list masters.
   std::vector<std::string> out;
-  for (const auto& node : nodes_) out.push_back(node->address());
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->info_field("replication", "role") == "master" || !nodes_[i]->running()) {
+      out.push_back(nodes_[i]->address());
+    }
+    if (static_cast<int>(out.size()) == options_.masters) break;
+  }
   return out;
 }
 
@@ -229,19 +334,40 @@ std::string RedisCluster::node_id(const RedisServer& server) const {
 }
 
 RedisServer& RedisCluster::owner_of_slot(int slot) {
-  Reply r = nodes_.front()->command({"CLUSTER", "SLOTS"});
-  if (r != nullptr && r->type == REDIS_REPLY_ARRAY) {
-    for (std::size_t i = 0; i < r->elements; ++i) {
-      const redisReply* range = r->element[i];
-      if (range->element[0]->integer <= slot && slot <= range->element[1]->integer) {
-        const long long port = range->element[2]->element[1]->integer;
-        for (auto& node : nodes_) {
-          if (node->port() == port) return *node;
+  RedisServer* asked = running_node();
+  if (asked != nullptr) {
+    Reply r = asked->command({"CLUSTER", "SLOTS"});
+    if (r != nullptr && r->type == REDIS_REPLY_ARRAY) {
+      for (std::size_t i = 0; i < r->elements; ++i) {
+        const redisReply* range = r->element[i];
+        if (range->element[0]->integer <= slot && slot <= range->element[1]->integer) {
+          const long long port = range->element[2]->element[1]->integer;
+          for (auto& node : nodes_) {
+            if (node->port() == port) return *node;
+          }
         }
       }
     }
   }
   return *nodes_.front();
+}
+
+int RedisCluster::key_slot(const std::string& key) {
+  RedisServer* asked = running_node();
+  if (asked == nullptr) return -1;
+  Reply r = asked->command({"CLUSTER", "KEYSLOT", key});
+  return r != nullptr && r->type == REDIS_REPLY_INTEGER ? static_cast<int>(r->integer) : -1;
+}
+
+RedisServer* RedisCluster::replica_of(const RedisServer& master) {
+  for (auto& node : nodes_) {
+    if (node.get() == &master || !node->running()) continue;
+    if (node->info_field("replication", "role") == "slave" &&
+        node->info_field("replication", "master_port") == std::to_string(master.port())) {
+      return node.get();
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace edgeguard::testing

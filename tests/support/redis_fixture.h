@@ -1,11 +1,22 @@
 #pragma once
-// Real redis-server processes for tests: each on a free loopback port, in its own temporary
+// Real redis-server processes for tests: each on its own loopback ports, in its own temporary
 // directory, killed (and its directory removed) when the object goes away, even when an
 // assertion failed. Children also die with the test process (PR_SET_PDEATHSIG).
+//
+// Ports. redis-server cannot bind port 0 and report the port (`--port 0` means "no TCP at
+// all"), so ports are reserved instead of guessed: each test process takes a block of 32 ports
+// below the kernel's ephemeral range (20000-32767; the ephemeral range starts at 32768 here
+// and by default on Linux, so no port-0 bind or outgoing connection lands there) by holding an
+// exclusive flock on /tmp/edgeguard-test-ports/<block>.lock for its whole life, and hands them
+// out one by one; a port that some process outside this scheme holds is skipped. Two children
+// of one test never share a port, nor do two tests running at once (ctest -j, other
+// worktrees). A cluster node's bus port comes from the same block (`--cluster-port`, Redis 7)
+// rather than port + 10000, which would fall in the ephemeral range.
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -30,7 +41,8 @@ class TempDir {
 
 class RedisServer {
  public:
-  // `extra`: more redis-server arguments (e.g. {"--requirepass", "x"}).
+  // `extra`: more redis-server arguments (e.g. {"--requirepass", "x"}). `cluster`: a Cluster
+  // node (with a bus port); RedisCluster passes its settings in `extra`.
   RedisServer(const std::filesystem::path& dir, std::vector<std::string> extra = {},
               bool cluster = false);
   ~RedisServer();
@@ -41,7 +53,7 @@ class RedisServer {
 
   void signal(int sig);  // SIGSTOP / SIGCONT
   void kill();           // SIGKILL and reap
-  bool start();          // (re)start on the same port; waits until PING answers
+  bool start();          // (re)start on the same ports; waits until PING answers
 
   // A blocking admin command on a fresh connection (AUTH with `password` if set).
   Reply command(const std::vector<std::string>& argv) const;
@@ -54,6 +66,7 @@ class RedisServer {
   std::vector<std::string> extra_;
   bool cluster_;
   int port_ = 0;
+  int bus_port_ = 0;
   pid_t pid_ = -1;
 };
 
@@ -71,25 +84,46 @@ bool wait_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds
   return done();
 }
 
-// A free loopback TCP port (and, for a cluster node, port + 10000 free too).
-int free_port(bool with_bus_port);
+// A loopback TCP port reserved for this test process (see the top of this file); 0 if none
+// is left.
+int reserve_port();
 
 // Runs a program to completion (bounded); returns its exit status or -1.
 int run_program(const std::vector<std::string>& argv, const std::filesystem::path& log,
                 std::chrono::seconds timeout);
 
-// Three masters, slots spread by `redis-cli --cluster create`.
+// A Redis Cluster made by `redis-cli --cluster create`: `masters` masters (slots spread evenly)
+// and `replicas` replicas of each. Ready once every live node reports cluster_state:ok, sees
+// every range, and every replica is in sync with its master.
+struct RedisClusterOptions {
+  int masters = 3;
+  int replicas = 0;  // per master
+  int node_timeout_ms = 5000;
+  // `no`: the masters that are up keep serving their slots while another one is down.
+  bool require_full_coverage = true;
+};
+
 class RedisCluster {
  public:
-  explicit RedisCluster(const std::filesystem::path& dir);
+  explicit RedisCluster(const std::filesystem::path& dir, RedisClusterOptions options = {});
   bool ok() const { return ok_; }
   std::vector<std::unique_ptr<RedisServer>>& nodes() { return nodes_; }
+  // Addresses of the masters the cluster was created with (the `nodes:` an operator lists).
   std::vector<std::string> addresses() const;
+  // The master serving `slot`, as the first running node sees it.
   RedisServer& owner_of_slot(int slot);
+  // CLUSTER KEYSLOT, asked of a running node.
+  int key_slot(const std::string& key);
+  // The node replicating `master` (nullptr if none).
+  RedisServer* replica_of(const RedisServer& master);
   std::string node_id(const RedisServer& server) const;
+  // Every running node serves every slot again, from `masters` live masters (after a failover).
+  bool wait_healthy(std::chrono::milliseconds timeout);
 
  private:
+  RedisServer* running_node();
   std::vector<std::unique_ptr<RedisServer>> nodes_;
+  RedisClusterOptions options_;
   bool ok_ = false;
 };
 

@@ -137,13 +137,13 @@ TEST(LocalStore, MemoryStaysBoundedAndLimitedKeysStayLimited) {
   for (std::int64_t i = 0; i < 100'000; ++i) {
     ASSERT_TRUE(admit(store, {call(rng(), kLogin)}, i * 1000));
     if (i % 1000 == 0) {
-      peak_buckets = std::max(peak_buckets, store.local_bucket_count());
+      peak_buckets = std::max(peak_buckets, store.live_buckets(i * 1000));
       peak_slots = std::max(peak_slots, store.capacity_slots());
     }
   }
   EXPECT_LE(peak_slots, 4 * kMax);
   EXPECT_LE(peak_buckets, peak_slots);
-  EXPECT_LE(store.local_bucket_count(), 4 * kMax);
+  EXPECT_LE(store.live_buckets(100'000 * 1000), 4 * kMax);
   // The eviction drops the bucket nearest to refilled: the flood's one-request buckets go
   // first, and every client over its limit is still limited.
   for (auto a : abusers) {
@@ -164,7 +164,34 @@ TEST(LocalStore, RefilledBucketsAreDropped) {
   }
   // An old key is a full bucket again.
   EXPECT_TRUE(admit(store, {call(7 * 0x9e3779b97f4a7c15ULL, kOnce)}, 3600 * kSecond + 5000));
-  EXPECT_LE(store.local_bucket_count(), 4000u);
+  // Only the new keys' buckets (and that one) live; the refilled ones count for nothing.
+  EXPECT_LE(store.live_buckets(3600 * kSecond + 5000), 3001u);
+}
+
+// Issue 17: across Redis outages the fallback store's gauge only grew (0 -> 4 077), because it
+// counted every slot that had ever held a key. It counts live buckets: once a bucket has
+// refilled it holds nothing and is not counted, even when no call comes to reuse its slot
+// (after an outage the fallback is not called at all).
+TEST(LocalStore, BucketCountFollowsLiveBucketsWithoutFurtherCalls) {
+  std::int64_t now = 0;
+  LocalLimitStore store(10'000, nullptr, [&now] { return now; });
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(admit(store, {call(i * 0x9e3779b97f4a7c15ULL, kLogin)}, 0));  // TAT 6 s
+  }
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    ASSERT_TRUE(admit(store, {call((i + 5000) * 0x9e3779b97f4a7c15ULL, kOnce)}, 0));  // 60 s
+  }
+  EXPECT_EQ(store.local_bucket_count(), 1300u);
+  now = 6 * kSecond - 1;
+  EXPECT_EQ(store.local_bucket_count(), 1300u);
+  now = 6 * kSecond;  // the kLogin buckets are full again
+  EXPECT_EQ(store.local_bucket_count(), 300u);
+  now = 60 * kSecond;
+  EXPECT_EQ(store.local_bucket_count(), 0u);
+  EXPECT_EQ(store.live_buckets(59 * kSecond), 300u);  // the same count at a chosen time
+  // A refilled slot is reused by the next key and counted again while it lives.
+  ASSERT_TRUE(admit(store, {call(7, kOnce)}, now));
+  EXPECT_EQ(store.local_bucket_count(), 1u);
 }
 
 TEST(LocalStore, TwoThreadsOnOneKeyAdmitExactlyBurst) {

@@ -1,0 +1,62 @@
+#include "guard/redis/gcra_call.h"
+
+namespace edgeguard {
+
+std::string gcra_redis_key(std::string_view prefix, std::string_view key) {
+  std::string out;
+  out.reserve(prefix.size() + key.size() + 2);
+  out.append(prefix).append("{").append(key).append("}");
+  return out;
+}
+
+std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
+                                           std::span<const GcraRate> rates, GcraScriptMode mode) {
+  std::vector<std::string> argv;
+  argv.reserve(4 + 3 * keys.size());
+  argv.emplace_back("EVALSHA");
+  argv.emplace_back(gcra_script_sha1());
+  argv.push_back(std::to_string(keys.size()));
+  for (std::string& key : keys) argv.push_back(std::move(key));
+  argv.push_back(std::to_string(static_cast<int>(mode)));
+  for (const GcraRate& rate : rates) {
+    argv.push_back(std::to_string(rate.emission_ns));
+    argv.push_back(std::to_string(rate.tolerance_ns));
+  }
+  return argv;
+}
+
+void gcra_argv_to_eval(std::vector<std::string>& argv) {
+  argv[0] = "EVAL";
+  argv[1] = std::string(gcra_script_source());
+}
+
+std::optional<GcraReply> parse_gcra_reply(const redisReply* reply, std::size_t keys) {
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+    return std::nullopt;
+  }
+  long long v[5];
+  for (std::size_t i = 0; i < 5; ++i) {
+    if (reply->element[i] == nullptr || reply->element[i]->type != REDIS_REPLY_INTEGER) {
+      return std::nullopt;
+    }
+    v[i] = reply->element[i]->integer;
+  }
+  const long long verdict = v[0], denied = v[1];
+  if (verdict != 0 && verdict != 1) return std::nullopt;
+  // Compared as the 64-bit integers Redis sent: narrowed first, 2^32 would pass as key 0.
+  if (verdict == 1 ? denied != -1 : denied < 0 || static_cast<unsigned long long>(denied) >= keys) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 2; i < 5; ++i) {
+    if (v[i] < 0 || v[i] >= kGcraReplyMaxNs) return std::nullopt;
+  }
+  GcraReply out;
+  out.allowed = verdict == 1;
+  out.denied = static_cast<int>(denied);
+  out.retry_after_ns = v[2];
+  out.remaining = v[3];
+  out.reset_ns = v[4];
+  return out;
+}
+
+}  // namespace edgeguard

@@ -1,0 +1,118 @@
+#include "guard/redis/redis_shared_state.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+namespace edgeguard {
+namespace {
+
+bool read_secret(const std::string& path, std::string* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "redis: cannot read password_file " + path;
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  // Secrets files usually end with a newline that is not part of the password.
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  *out = std::move(secret);
+  return true;
+}
+
+// hiredis writes with write(2). On a connection whose Redis end has gone (Redis killed, or it
+// closed us), the second write raises SIGPIPE, and that signal's default action ends the whole
+// process: an edgeguard that vanished when its Redis was killed under load. The failed write
+// is already handled as a value (the command fails, on_error answers), so the signal is
+// ignored, once, unless someone installed a handler of their own.
+void ignore_sigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      ::sigemptyset(&ignore.sa_mask);
+      ::sigaction(SIGPIPE, &ignore, nullptr);
+    }
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<RedisSharedState> RedisSharedState::create(RedisStoreConfig config,
+                                                           std::string* error) {
+  std::vector<RedisEndpoint> seeds;
+  const bool cluster = !config.nodes.empty();
+  if (cluster) {
+    for (const std::string& node : config.nodes) {
+      auto endpoint = parse_redis_endpoint(node);
+      if (!endpoint) {
+        *error = "redis: bad node address '" + node + "' (want host:port)";
+        return nullptr;
+      }
+      seeds.push_back(std::move(*endpoint));
+    }
+    if (config.db != 0) {
+      *error = "redis: db must be 0 with a Redis Cluster (nodes)";
+      return nullptr;
+    }
+  } else {
+    auto endpoint = parse_redis_endpoint(config.address);
+    if (!endpoint) {
+      *error = "redis: bad address '" + config.address + "' (want host:port)";
+      return nullptr;
+    }
+    seeds.push_back(std::move(*endpoint));
+  }
+  if (config.key_prefix.find_first_of("{}") != std::string::npos) {
+    *error = "redis: key prefix must not contain '{' or '}' (they choose the hash slot)";
+    return nullptr;
+  }
+  if (config.timeout_ns <= 0 || config.connections < 1 || config.failure_threshold < 1 ||
+      config.probe_interval_ns <= 0 || config.connect_timeout_ns <= 0) {
+    *error = "redis: timeout, connections, failure threshold and probe interval must be positive";
+    return nullptr;
+  }
+  RedisHandshake handshake;
+  handshake.username = config.username;
+  handshake.db = config.db;
+  handshake.connect_timeout_ns = config.connect_timeout_ns;
+  if (!config.password_file.empty() &&
+      !read_secret(config.password_file, &handshake.password, error)) {
+    return nullptr;
+  }
+  ignore_sigpipe();
+  return std::make_shared<RedisSharedState>(std::move(config), std::move(seeds),
+                                            std::move(handshake));
+}
+
+RedisSharedState::RedisSharedState(RedisStoreConfig config, std::vector<RedisEndpoint> seeds,
+                                   RedisHandshake handshake)
+    : config_(std::move(config)),
+      seeds_(std::move(seeds)),
+      handshake_(std::move(handshake)),
+      deny_cache_(config_.deny_cache_entries) {}
+
+void RedisSharedState::set_observers(std::function<void(std::int64_t)> latency,
+                                     std::function<void(bool, const std::string&)> breaker) {
+  on_latency_ = std::move(latency);
+  on_breaker_ = std::move(breaker);
+}
+
+void RedisSharedState::breaker_opened(const std::string& why) {
+  open_breakers_.fetch_add(1, std::memory_order_relaxed);
+  counters_.breaker_opens.fetch_add(1, std::memory_order_relaxed);
+  if (on_breaker_) on_breaker_(true, why);
+}
+
+void RedisSharedState::breaker_closed(const std::string& why) {
+  open_breakers_.fetch_sub(1, std::memory_order_relaxed);
+  if (on_breaker_) on_breaker_(false, why);
+}
+
+}  // namespace edgeguard
