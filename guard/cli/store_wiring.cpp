@@ -28,6 +28,7 @@ struct StoreWiring::Impl {
             state != nullptr && state->fallback_active() ? 1 : 0);
     w.family("edgeguard_redis_seconds", "histogram", "Redis round trips of the limit script.");
     redis_seconds.write(w);
+    RedisCounters::write(w, state != nullptr ? &state->counters() : nullptr);
   }
 };
 

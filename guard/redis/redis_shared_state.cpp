@@ -7,6 +7,32 @@
 #include <sstream>
 
 namespace edgeguard {
+
+void RedisCounters::write(MetricsWriter& w, const RedisCounters* c) {
+  const auto get = [c](std::atomic<std::uint64_t> RedisCounters::*field) {
+    return c != nullptr ? static_cast<double>((c->*field).load(std::memory_order_relaxed)) : 0.0;
+  };
+  w.counter("edgeguard_redis_commands_total", "Decision scripts sent to Redis (retries included).",
+            get(&RedisCounters::commands));
+  w.counter("edgeguard_redis_errors_total",
+            "Decisions failed by a Redis error reply or a lost connection.",
+            get(&RedisCounters::errors));
+  w.counter("edgeguard_redis_timeouts_total", "Decisions failed by store.redis.timeout.",
+            get(&RedisCounters::timeouts));
+  w.counter("edgeguard_redis_fallback_answers_total",
+            "Decisions answered by the on_error policy instead of Redis.",
+            get(&RedisCounters::fallback_answers));
+  w.counter("edgeguard_redis_deny_cache_hits_total",
+            "Denials answered from the local deny cache, without a command.",
+            get(&RedisCounters::deny_cache_hits));
+  w.family("edgeguard_redis_redirects_total", "counter", "Redis Cluster redirects followed.");
+  w.sample(get(&RedisCounters::moved), "kind=\"moved\"");
+  w.sample(get(&RedisCounters::ask), "kind=\"ask\"");
+  w.counter("edgeguard_redis_connects_total", "Redis connections opened (reconnections included).",
+            get(&RedisCounters::connects));
+  w.counter("edgeguard_redis_breaker_opens_total", "Per-node Redis breakers opened.",
+            get(&RedisCounters::breaker_opens));
+}
 namespace {
 
 bool read_secret(const std::string& path, std::string* out, std::string* error) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "guard/metrics/registry.h"
 #include "guard/redis/cluster_routing.h"
 #include "guard/redis/deny_cache.h"
 #include "guard/redis/redis_connection.h"
@@ -58,6 +59,9 @@ struct RedisCounters {
   // edgeguard_redis_breaker_opens_total: breakers opened, so an outage shorter than the scrape
   // interval still shows (edgeguard_store_fallback_active only shows the current state).
   std::atomic<std::uint64_t> breaker_opens{0};
+
+  // The series above (all at zero in local mode, so the names are the same in every setup).
+  static void write(MetricsWriter& w, const RedisCounters* counters);
 };
 
 class RedisSharedState {
