@@ -25,6 +25,10 @@ struct AccessRecord {
   std::string_view method;        // RequestMethod
   std::string_view path;          // RequestPath: escaped path, "?", raw query
   std::int64_t start_ns = 0;      // StartUTC as nanoseconds since the Unix epoch
+  // Optional: Traefik leaves RouterName out when no router matched (its own 404s), and either
+  // field can be dropped with `accessLog.fields.names`. Failures need both; replay reads neither.
+  std::string_view router_name;  // RouterName, as Traefik qualifies it: "erp@docker"
+  int downstream_status = 0;     // DownstreamStatus: the status the client got; 0 when absent
   std::array<std::string_view, kMaxRecordHeaders> headers{};
   std::array<bool, kMaxRecordHeaders> header_present{};
 };

@@ -33,6 +33,40 @@ TEST(AccessLogTest, PicksTheRequestFieldsOfATraefikLine) {
   EXPECT_EQ(r.start_ns, 1714564800LL * 1'000'000'000 + 123456789);
   EXPECT_TRUE(r.header_present[0]);
   EXPECT_EQ(r.headers[0], "198.51.100.9");
+  // What failures read: the router (qualified by its provider) and the status the client got.
+  EXPECT_EQ(r.router_name, "authentik@docker");
+  EXPECT_EQ(r.downstream_status, 204);
+}
+
+TEST(AccessLogTest, RouterAndStatusAreOptionalButNeverGuessed) {
+  AccessLogParser parser;
+  AccessRecord r;
+  const std::string head =
+      R"({"ClientHost":"198.51.100.7","RequestHost":"erp.example.net","RequestMethod":"POST",)"
+      R"("RequestPath":"/api/method/login","StartUTC":"2024-05-01T12:00:00Z")";
+  // Traefik's own 404 (no router matched) has no RouterName; fields can be dropped in its config.
+  ASSERT_EQ(parser.parse(head + "}", r), nullptr);
+  EXPECT_EQ(r.router_name, "");
+  EXPECT_EQ(r.downstream_status, 0);
+  ASSERT_EQ(parser.parse(head + R"(,"DownstreamStatus":401,"RouterName":"erp@docker"})", r),
+            nullptr);
+  EXPECT_EQ(r.downstream_status, 401);
+  EXPECT_EQ(r.router_name, "erp@docker");
+  // Escapes in the router name decode like every other string.
+  ASSERT_EQ(parser.parse(head + R"(,"RouterName":"erp\u0040docker"})", r), nullptr);
+  EXPECT_EQ(r.router_name, "erp@docker");
+  // A record that parses after one that had them carries neither.
+  ASSERT_EQ(parser.parse(head + "}", r), nullptr);
+  EXPECT_EQ(r.downstream_status, 0);
+  for (const char* bad : {R"("401")", "401.0", "-401", "4010", "4e2", "null", "true"}) {
+    const std::string line = head + R"(,"DownstreamStatus":)" + bad + "}";
+    const char* why = parser.parse(line, r);
+    ASSERT_NE(why, nullptr) << line;
+    EXPECT_EQ(std::string(why), "DownstreamStatus is not a status code") << line;
+  }
+  const char* why = parser.parse(head + R"(,"RouterName":7})", r);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(std::string(why), "a request field is not a string");
 }
 
 TEST(AccessLogTest, HeaderFieldsMatchCaseInsensitivelyAndOnlyWhenAsked) {
