@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 namespace edgeguard {
 namespace {
@@ -409,6 +410,10 @@ std::optional<std::int64_t> parse_rfc3339_ns(std::string_view s) {
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  // Nanoseconds in an int64 span 1677-09-21 to 2262-04-11: a time outside is not one a log
+  // line of ours carries, and computing it would overflow.
+  constexpr std::int64_t kMaxSecs = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return secs * 1'000'000'000 + frac_ns;
 }
 

@@ -26,6 +26,7 @@ void check_nodes_tailscale_api(const std::uint8_t* data, std::size_t size);
 void check_nodes_headscale(const std::uint8_t* data, std::size_t size);
 void check_nodes_list(const std::uint8_t* data, std::size_t size);
 void check_redis_reply(const std::uint8_t* data, std::size_t size);
+void check_access_log(const std::uint8_t* data, std::size_t size);
 
 inline constexpr FuzzTarget kTargets[] = {
     {"forward_auth", check_forward_auth},
@@ -38,6 +39,7 @@ inline constexpr FuzzTarget kTargets[] = {
     {"nodes_headscale", check_nodes_headscale},
     {"nodes_list", check_nodes_list},
     {"redis_reply", check_redis_reply},
+    {"access_log", check_access_log},
 };
 
 }  // namespace edgeguard::fuzz

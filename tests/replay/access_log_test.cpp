@@ -135,9 +135,14 @@ TEST(AccessLogTest, Rfc3339) {
   EXPECT_EQ(parse_rfc3339_ns("2000-02-29T00:00:00Z"), 951782400LL * 1'000'000'000);
   for (const char* bad :
        {"2024-05-01", "2024-05-01T12:00:00", "2024-13-01T12:00:00Z", "2024-05-01T12:00:00.Z",
-        "2024-05-01T12:00:00Zjunk", "2024-05-01T12:00:00+0200"}) {
+        "2024-05-01T12:00:00Zjunk", "2024-05-01T12:00:00+0200",
+        // Beyond what int64 nanoseconds hold (computing them would overflow).
+        "2262-04-12T00:00:00Z", "9999-12-31T23:59:59Z", "1677-09-21T00:00:00Z",
+        "0000-01-01T00:00:00Z"}) {
     EXPECT_FALSE(parse_rfc3339_ns(bad).has_value()) << bad;
   }
+  EXPECT_EQ(parse_rfc3339_ns("2262-04-11T00:00:00Z"), 9223286400LL * 1'000'000'000);
+  EXPECT_EQ(parse_rfc3339_ns("1677-09-22T00:00:00Z"), -9223286400LL * 1'000'000'000);
   EXPECT_EQ(format_rfc3339(base + 999'999'999), "2024-05-01T12:00:00Z");
   EXPECT_EQ(format_rfc3339(951782400LL * 1'000'000'000), "2000-02-29T00:00:00Z");
 }
