@@ -220,6 +220,7 @@ enum Field : int {
   kPath,
   kStart,
   kRouter,
+  kClientAddr,
   kStatus,
   kFirstHeader
 };
@@ -273,6 +274,7 @@ const char* AccessLogParser::parse(std::string_view line, AccessRecord& out) {
         case 10:
           if (key == "ClientHost") field = kClientHost;
           if (key == "RouterName") field = kRouter;
+          if (key == "ClientAddr") field = kClientAddr;
           break;
         case 16:
           if (key == "DownstreamStatus") field = kStatus;
@@ -336,6 +338,9 @@ const char* AccessLogParser::parse(std::string_view line, AccessRecord& out) {
           break;
         case kRouter:
           out.router_name = raw;
+          break;
+        case kClientAddr:
+          out.client_addr = raw;
           break;
         default:
           out.headers[field - kFirstHeader] = raw;

@@ -381,7 +381,7 @@ void check_redis_reply(const std::uint8_t* data, std::size_t size) {
 
 // The fields of a record, copied out of the parser's buffers.
 struct RecordCopy {
-  std::string client_host, request_host, method, path, router_name;
+  std::string client_host, request_host, method, path, router_name, client_addr;
   std::int64_t start_ns;
   int downstream_status;
   std::array<std::string, kMaxRecordHeaders> headers;
@@ -395,6 +395,7 @@ RecordCopy copy_of(const AccessRecord& r) {
                std::string(r.method),
                std::string(r.path),
                std::string(r.router_name),
+               std::string(r.client_addr),
                r.start_ns,
                r.downstream_status,
                {},
@@ -423,8 +424,8 @@ void check_access_log(const std::uint8_t* data, std::size_t size) {
   }
   FUZZ_CHECK(first == copy_of(again));
   // Unescaping never grows a string.
-  for (const std::string* v :
-       {&first.client_host, &first.request_host, &first.method, &first.path, &first.router_name}) {
+  for (const std::string* v : {&first.client_host, &first.request_host, &first.method, &first.path,
+                               &first.router_name, &first.client_addr}) {
     FUZZ_CHECK(v->size() <= line.size());
   }
   FUZZ_CHECK(first.downstream_status >= 0 && first.downstream_status <= 999);

@@ -36,6 +36,7 @@ TEST(AccessLogTest, PicksTheRequestFieldsOfATraefikLine) {
   // What failures read: the router (qualified by its provider) and the status the client got.
   EXPECT_EQ(r.router_name, "authentik@docker");
   EXPECT_EQ(r.downstream_status, 204);
+  EXPECT_EQ(r.client_addr, "203.0.113.7:51234");
 }
 
 TEST(AccessLogTest, RouterAndStatusAreOptionalButNeverGuessed) {
@@ -48,6 +49,7 @@ TEST(AccessLogTest, RouterAndStatusAreOptionalButNeverGuessed) {
   ASSERT_EQ(parser.parse(head + "}", r), nullptr);
   EXPECT_EQ(r.router_name, "");
   EXPECT_EQ(r.downstream_status, 0);
+  EXPECT_EQ(r.client_addr, "");
   ASSERT_EQ(parser.parse(head + R"(,"DownstreamStatus":401,"RouterName":"erp@docker"})", r),
             nullptr);
   EXPECT_EQ(r.downstream_status, 401);
