@@ -61,7 +61,9 @@ void AccessLogFollower::set_state(State state, const std::string& reason) {
 }
 
 void AccessLogFollower::open_current() {
-  const int fd = ::open(options_.file.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO at the path must not block the owner's loop in open(2) waiting for a
+  // writer (it is refused just below); on a regular file the flag changes nothing.
+  const int fd = ::open(options_.file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     set_state(is_absent(err) ? State::kMissing : State::kUnreadable, std::strerror(err));

@@ -619,5 +619,18 @@ TEST(AccessLogFollowerTest, AnUnreadablePathIsAStateNotACrash) {
   EXPECT_EQ(poll_all(follower, seen).records, 1u);
 }
 
+// A FIFO is not a log file, and opening one for reading would wait for a writer: it is refused
+// without blocking (were open(2) to block, this test would hang until ctest's timeout).
+TEST(AccessLogFollowerTest, AFifoAtThePathIsRefusedWithoutBlocking) {
+  TempDir dir;
+  const std::string path = dir.file("access.log");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  AccessLogFollower follower(options(path));
+  Seen seen;
+  EXPECT_EQ(follower.poll(seen.handler()).records, 0u);
+  EXPECT_FALSE(follower.stats().following.load());
+  EXPECT_EQ(follower.stats().missing_polls.load(), 2u);
+}
+
 }  // namespace
 }  // namespace edgeguard
