@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 namespace edgeguard {
 namespace {
@@ -218,8 +219,19 @@ enum Field : int {
   kMethod,
   kPath,
   kStart,
+  kRouter,
+  kClientAddr,
+  kStatus,
   kFirstHeader
 };
+
+// DownstreamStatus is a JSON number in Traefik's log ("DownstreamStatus":401): at most three
+// digits (a 0 reads the same as no status). Anything else (a string, a fraction, a sign) is not
+// a status and makes the line malformed rather than a guess.
+bool status_code(std::string_view raw, int& out) {
+  if (raw.empty() || raw.size() > 3) return false;
+  return digits(raw, 0, raw.size(), out);
+}
 
 }  // namespace
 
@@ -241,7 +253,7 @@ const char* AccessLogParser::parse(std::string_view line, AccessRecord& out) {
   if (c.p == c.end || *c.p != '{') return "not a JSON object";
   ++c.p;
   std::string_view start_utc;
-  bool have[5] = {false, false, false, false, false};
+  bool have[kFirstHeader] = {};
   for (;;) {
     c.skip_ws();
     if (c.p < c.end && *c.p == '}') {
@@ -261,6 +273,11 @@ const char* AccessLogParser::parse(std::string_view line, AccessRecord& out) {
       switch (key.size()) {
         case 10:
           if (key == "ClientHost") field = kClientHost;
+          if (key == "RouterName") field = kRouter;
+          if (key == "ClientAddr") field = kClientAddr;
+          break;
+        case 16:
+          if (key == "DownstreamStatus") field = kStatus;
           break;
         case 11:
           if (key == "RequestHost") field = kRequestHost;
@@ -283,6 +300,14 @@ const char* AccessLogParser::parse(std::string_view line, AccessRecord& out) {
     }
     if (field == kNone) {
       if (!c.skip_value()) return "malformed JSON";
+    } else if (field == kStatus) {
+      const char* start = c.p;
+      if (!c.skip_value()) return "malformed JSON";
+      if (!status_code(std::string_view(start, static_cast<std::size_t>(c.p - start)),
+                       out.downstream_status)) {
+        return "DownstreamStatus is not a status code";
+      }
+      have[kStatus] = true;
     } else {
       if (c.p == c.end || *c.p != '"') return "a request field is not a string";
       std::string_view raw;
@@ -310,6 +335,12 @@ const char* AccessLogParser::parse(std::string_view line, AccessRecord& out) {
           break;
         case kStart:
           start_utc = raw;
+          break;
+        case kRouter:
+          out.router_name = raw;
+          break;
+        case kClientAddr:
+          out.client_addr = raw;
           break;
         default:
           out.headers[field - kFirstHeader] = raw;
@@ -384,6 +415,10 @@ std::optional<std::int64_t> parse_rfc3339_ns(std::string_view s) {
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  // Nanoseconds in an int64 span 1677-09-21 to 2262-04-11: a time outside is not one a log
+  // line of ours carries, and computing it would overflow.
+  constexpr std::int64_t kMaxSecs = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return secs * 1'000'000'000 + frac_ns;
 }
 

@@ -20,11 +20,19 @@ namespace edgeguard {
 inline constexpr std::size_t kMaxRecordHeaders = 5;
 
 struct AccessRecord {
-  std::string_view client_host;   // ClientHost: the TCP peer Traefik saw
+  // ClientHost: the TCP peer Traefik saw, except that Traefik writes the request's whole
+  // X-Forwarded-For value here when it has one, i.e. when the peer is one of the entry point's
+  // forwardedHeaders.trustedIPs (from anyone else Traefik strips that header first).
+  std::string_view client_host;
   std::string_view request_host;  // RequestHost
   std::string_view method;        // RequestMethod
   std::string_view path;          // RequestPath: escaped path, "?", raw query
   std::int64_t start_ns = 0;      // StartUTC as nanoseconds since the Unix epoch
+  // Optional: Traefik leaves RouterName out when no router matched (its own 404s), and either
+  // field can be dropped with `accessLog.fields.names`. Failures need both; replay reads neither.
+  std::string_view router_name;  // RouterName, as Traefik qualifies it: "erp@docker"
+  std::string_view client_addr;  // ClientAddr: the TCP peer as "ip:port", never rewritten
+  int downstream_status = 0;     // DownstreamStatus: the status the client got; 0 when absent
   std::array<std::string_view, kMaxRecordHeaders> headers{};
   std::array<bool, kMaxRecordHeaders> header_present{};
 };

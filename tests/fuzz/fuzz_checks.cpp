@@ -25,12 +25,14 @@
 #include "guard/http/response.h"
 #include "guard/redis/cluster_slots.h"
 #include "guard/redis/gcra_call.h"
+#include "guard/replay/access_log.h"
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/host_normalize.h"
 #include "guard/request/path_normalize.h"
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_list_parser.h"
+#include "guard/text/rfc3339.h"
 
 namespace edgeguard::fuzz {
 namespace {
@@ -536,6 +538,64 @@ void check_crowdsec_stream(const std::uint8_t* data, std::size_t size) {
     for (const StreamDecision& d : update.added) resent = resent || d.key() == gone.key();
     if (resent) continue;
     for (const CrowdsecDecision& d : next->decisions()) FUZZ_CHECK(d.id != gone.key());
+  }
+}
+
+// The fields of a record, copied out of the parser's buffers.
+struct RecordCopy {
+  std::string client_host, request_host, method, path, router_name, client_addr;
+  std::int64_t start_ns;
+  int downstream_status;
+  std::array<std::string, kMaxRecordHeaders> headers;
+  std::array<bool, kMaxRecordHeaders> header_present;
+  bool operator==(const RecordCopy&) const = default;
+};
+
+RecordCopy copy_of(const AccessRecord& r) {
+  RecordCopy c{std::string(r.client_host),
+               std::string(r.request_host),
+               std::string(r.method),
+               std::string(r.path),
+               std::string(r.router_name),
+               std::string(r.client_addr),
+               r.start_ns,
+               r.downstream_status,
+               {},
+               r.header_present};
+  for (std::size_t i = 0; i < kMaxRecordHeaders; ++i) c.headers[i] = std::string(r.headers[i]);
+  return c;
+}
+
+void check_access_log(const std::uint8_t* data, std::size_t size) {
+  // One parser for the whole run, as replay and the follower keep one: its scratch buffer is
+  // reused from line to line, and a record must not see a previous line's bytes.
+  static AccessLogParser parser({"X-Forwarded-For", "X-Real-Ip"});
+  const std::string_view line = as_view(data, size);
+  AccessRecord rec;
+  const char* why = parser.parse(line, rec);
+  // Copied now: the next parse reuses the buffers the record's strings point into.
+  const RecordCopy first = why == nullptr ? copy_of(rec) : RecordCopy{};
+  // JSON whitespace around the object changes nothing, refused or not.
+  const std::string padded = " \t" + std::string(line) + "\r\n";
+  AccessRecord again;
+  const char* why_again = parser.parse(padded, again);
+  FUZZ_CHECK((why == nullptr) == (why_again == nullptr));
+  if (why != nullptr) {
+    FUZZ_CHECK(*why != '\0' && std::string_view(why) == why_again);
+    return;
+  }
+  FUZZ_CHECK(first == copy_of(again));
+  // Unescaping never grows a string.
+  for (const std::string* v : {&first.client_host, &first.request_host, &first.method, &first.path,
+                               &first.router_name, &first.client_addr}) {
+    FUZZ_CHECK(v->size() <= line.size());
+  }
+  FUZZ_CHECK(first.downstream_status >= 0 && first.downstream_status <= 999);
+  // StartUTC went through the RFC 3339 reader: its whole seconds format back and read again to
+  // the same instant.
+  if (first.start_ns >= 0) {
+    const auto back = parse_rfc3339_ns(format_rfc3339(first.start_ns));
+    FUZZ_CHECK(back && *back == first.start_ns - first.start_ns % 1'000'000'000);
   }
 }
 

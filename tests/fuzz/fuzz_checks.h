@@ -29,6 +29,7 @@ void check_redis_reply(const std::uint8_t* data, std::size_t size);
 void check_gcra_reply(const std::uint8_t* data, std::size_t size);
 void check_admin_request(const std::uint8_t* data, std::size_t size);
 void check_crowdsec_stream(const std::uint8_t* data, std::size_t size);
+void check_access_log(const std::uint8_t* data, std::size_t size);
 
 inline constexpr FuzzTarget kTargets[] = {
     {"forward_auth", check_forward_auth},
@@ -44,6 +45,7 @@ inline constexpr FuzzTarget kTargets[] = {
     {"gcra_reply", check_gcra_reply},
     {"admin_request", check_admin_request},
     {"crowdsec_stream", check_crowdsec_stream},
+    {"access_log", check_access_log},
 };
 
 }  // namespace edgeguard::fuzz

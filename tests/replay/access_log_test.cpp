@@ -33,6 +33,47 @@ TEST(AccessLogTest, PicksTheRequestFieldsOfATraefikLine) {
   EXPECT_EQ(r.start_ns, 1714564800LL * 1'000'000'000 + 123456789);
   EXPECT_TRUE(r.header_present[0]);
   EXPECT_EQ(r.headers[0], "198.51.100.9");
+  // What failures read: the router (qualified by its provider) and the status the client got.
+  EXPECT_EQ(r.router_name, "authentik@docker");
+  EXPECT_EQ(r.downstream_status, 204);
+  EXPECT_EQ(r.client_addr, "203.0.113.7:51234");
+}
+
+TEST(AccessLogTest, RouterAndStatusAreOptionalButNeverGuessed) {
+  AccessLogParser parser;
+  AccessRecord r;
+  const std::string head =
+      R"({"ClientHost":"198.51.100.7","RequestHost":"erp.example.net","RequestMethod":"POST",)"
+      R"("RequestPath":"/api/method/login","StartUTC":"2024-05-01T12:00:00Z")";
+  // The record's strings are views into the line: each line lives as long as its checks.
+  // Traefik's own 404 (no router matched) has no RouterName; fields can be dropped in its config.
+  const std::string bare = head + "}";
+  ASSERT_EQ(parser.parse(bare, r), nullptr);
+  EXPECT_EQ(r.router_name, "");
+  EXPECT_EQ(r.downstream_status, 0);
+  EXPECT_EQ(r.client_addr, "");
+  const std::string full = head + R"(,"DownstreamStatus":401,"RouterName":"erp@docker"})";
+  ASSERT_EQ(parser.parse(full, r), nullptr);
+  EXPECT_EQ(r.downstream_status, 401);
+  EXPECT_EQ(r.router_name, "erp@docker");
+  // Escapes in the router name decode like every other string.
+  const std::string escaped = head + R"(,"RouterName":"erp\u0040docker"})";
+  ASSERT_EQ(parser.parse(escaped, r), nullptr);
+  EXPECT_EQ(r.router_name, "erp@docker");
+  // A record that parses after one that had them carries neither.
+  ASSERT_EQ(parser.parse(bare, r), nullptr);
+  EXPECT_EQ(r.downstream_status, 0);
+  EXPECT_EQ(r.router_name, "");
+  for (const char* bad : {R"("401")", "401.0", "-401", "4010", "4e2", "null", "true"}) {
+    const std::string line = head + R"(,"DownstreamStatus":)" + bad + "}";
+    const char* why = parser.parse(line, r);
+    ASSERT_NE(why, nullptr) << line;
+    EXPECT_EQ(std::string(why), "DownstreamStatus is not a status code") << line;
+  }
+  const std::string router_number = head + R"(,"RouterName":7})";
+  const char* why = parser.parse(router_number, r);
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(std::string(why), "a request field is not a string");
 }
 
 TEST(AccessLogTest, HeaderFieldsMatchCaseInsensitivelyAndOnlyWhenAsked) {
@@ -101,9 +142,14 @@ TEST(AccessLogTest, Rfc3339) {
   EXPECT_EQ(parse_rfc3339_ns("2000-02-29T00:00:00Z"), 951782400LL * 1'000'000'000);
   for (const char* bad :
        {"2024-05-01", "2024-05-01T12:00:00", "2024-13-01T12:00:00Z", "2024-05-01T12:00:00.Z",
-        "2024-05-01T12:00:00Zjunk", "2024-05-01T12:00:00+0200"}) {
+        "2024-05-01T12:00:00Zjunk", "2024-05-01T12:00:00+0200",
+        // Beyond what int64 nanoseconds hold (computing them would overflow).
+        "2262-04-12T00:00:00Z", "9999-12-31T23:59:59Z", "1677-09-21T00:00:00Z",
+        "0000-01-01T00:00:00Z"}) {
     EXPECT_FALSE(parse_rfc3339_ns(bad).has_value()) << bad;
   }
+  EXPECT_EQ(parse_rfc3339_ns("2262-04-11T00:00:00Z"), 9223286400LL * 1'000'000'000);
+  EXPECT_EQ(parse_rfc3339_ns("1677-09-22T00:00:00Z"), -9223286400LL * 1'000'000'000);
   EXPECT_EQ(format_rfc3339(base + 999'999'999), "2024-05-01T12:00:00Z");
   EXPECT_EQ(format_rfc3339(951782400LL * 1'000'000'000), "2000-02-29T00:00:00Z");
 }
