@@ -10,19 +10,40 @@ std::string gcra_redis_key(std::string_view prefix, std::string_view key) {
 }
 
 std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
-                                           std::span<const GcraRate> rates, GcraScriptMode mode) {
+                                           std::span<const GcraRate> rates, GcraScriptMode mode,
+                                           const GcraBanSection* bans) {
+  const bool section = bans != nullptr && bans->keys != nullptr && !bans->orders.empty();
   std::vector<std::string> argv;
-  argv.reserve(4 + 3 * keys.size());
+  argv.reserve(5 + 3 * keys.size() + (section ? 6 + 6 * bans->orders.size() : 0));
   argv.emplace_back("EVALSHA");
   argv.emplace_back(gcra_script_sha1());
-  argv.push_back(std::to_string(keys.size()));
+  argv.push_back(std::to_string(keys.size() + (section ? 1 : 0)));
   for (std::string& key : keys) argv.push_back(std::move(key));
+  if (section) argv.push_back(bans->keys->index());
   argv.push_back(std::to_string(static_cast<int>(mode)));
   for (const GcraRate& rate : rates) {
     argv.push_back(std::to_string(rate.emission_ns));
     argv.push_back(std::to_string(rate.tolerance_ns));
   }
+  if (!section) return argv;
+  const BanOrder& first = *bans->orders.front().order;
+  argv.push_back(bans->keys->prefix());
+  argv.push_back(bans->keys->channel());
+  append_escalation_args(argv, first.escalation != nullptr ? *first.escalation : Escalation{},
+                         bans->max_active);
+  for (const GcraBanSection::Order& o : bans->orders) {
+    argv.push_back(std::to_string(o.bucket + 1));
+    argv.emplace_back(o.order->subject);
+    argv.emplace_back(o.order->scope);
+    argv.emplace_back(o.order->reason);
+    argv.emplace_back(to_string(o.order->source));
+    argv.push_back(std::to_string(o.order->for_ns));
+  }
   return argv;
+}
+
+std::size_t gcra_mode_arg_of(const std::vector<std::string>& argv) {
+  return gcra_mode_arg(static_cast<std::size_t>(std::stoul(argv[2])));
 }
 
 void gcra_argv_to_eval(std::vector<std::string>& argv) {
@@ -31,11 +52,11 @@ void gcra_argv_to_eval(std::vector<std::string>& argv) {
 }
 
 std::optional<GcraReply> parse_gcra_reply(const redisReply* reply, std::size_t keys) {
-  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != 8) {
     return std::nullopt;
   }
-  long long v[5];
-  for (std::size_t i = 0; i < 5; ++i) {
+  long long v[8];
+  for (std::size_t i = 0; i < 8; ++i) {
     if (reply->element[i] == nullptr || reply->element[i]->type != REDIS_REPLY_INTEGER) {
       return std::nullopt;
     }
@@ -50,7 +71,10 @@ std::optional<GcraReply> parse_gcra_reply(const redisReply* reply, std::size_t k
   for (std::size_t i = 2; i < 5; ++i) {
     if (v[i] < 0 || v[i] >= kGcraReplyMaxNs) return std::nullopt;
   }
+  const auto ban = read_ban_step(v[5], v[6], v[7]);
+  if (!ban || (verdict == 1 && ban->state != BanStep::none)) return std::nullopt;
   GcraReply out;
+  out.ban = *ban;
   out.allowed = verdict == 1;
   out.denied = static_cast<int>(denied);
   out.retry_after_ns = v[2];

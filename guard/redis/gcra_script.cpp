@@ -1,17 +1,22 @@
 #include "guard/redis/gcra_script.h"
 
-#include <boost/uuid/detail/sha1.hpp>
-#include <cstdio>
 #include <string>
+
+#include "guard/redis/ban_script.h"
+#include "guard/redis/script_sha1.h"
 
 namespace edgeguard {
 namespace {
 
-constexpr std::string_view kSource = R"lua(
+// Follows the bans' library (ban_script.h), which ban_order() comes from.
+constexpr std::string_view kBody = R"lua(
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local mode = tonumber(ARGV[1])
 local n = #KEYS
+-- A ban section makes ARGV longer than mode + two rates per key; its KEYS has one more, last.
+local bans = #ARGV > 1 + 2 * n
+if bans then n = n - 1 end
 
 -- TAT relative to now, in ns; 0 when the key is absent (a full bucket).
 local function rel_tat(s)
@@ -38,7 +43,20 @@ if mode == 2 then
       if back <= 0 then redis.call('DEL', KEYS[i]) else store(KEYS[i], back) end
     end
   end
-  return {1, -1, 0, 0, 0}
+  return {1, -1, 0, 0, 0, 0, 0, 0}
+end
+
+-- The ban order of bucket i, if the call carries one: {state, ns left, count}.
+local function ban_for(i)
+  local b = 2 * n + 2
+  for o = b + 6, #ARGV, 6 do
+    if tonumber(ARGV[o]) == i then
+      return ban_order(ARGV[b], ARGV[b + 1], now_us, ARGV[o + 1], ARGV[o + 2], ARGV[o + 3],
+                       ARGV[o + 4], tonumber(ARGV[o + 5]), tonumber(ARGV[b + 2]),
+                       tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]))
+    end
+  end
+  return {0, 0, 0}
 end
 
 local nexts = {}
@@ -50,7 +68,9 @@ for i = 1, n do
   local base = math.max(rel_tat(redis.call('GET', KEYS[i])), 0)
   local nxt = base + T
   if nxt > tau then
-    return {0, i - 1, nxt - tau, 0, base}
+    local ban = {0, 0, 0}
+    if bans and mode == 0 then ban = ban_for(i) end
+    return {0, i - 1, nxt - tau, 0, base, ban[1], ban[2], ban[3]}
   end
   nexts[i] = nxt
   local remaining = 0
@@ -63,29 +83,22 @@ end
 if mode == 0 then
   for i = 1, n do store(KEYS[i], nexts[i]) end
 end
-return {1, -1, 0, min_remaining, min_reset}
+return {1, -1, 0, min_remaining, min_reset, 0, 0, 0}
 )lua";
 
-std::string compute_sha1(std::string_view text) {
-  boost::uuids::detail::sha1 sha;
-  sha.process_bytes(text.data(), text.size());
-  boost::uuids::detail::sha1::digest_type digest;
-  sha.get_digest(digest);
-  char hex[41];
-  for (int i = 0; i < 5; ++i) {
-    std::snprintf(hex + i * 8, 9, "%08x", digest[i]);
-  }
-  return std::string(hex, 40);
+const std::string& source() {
+  static const std::string s = std::string(ban_lua_library()) + std::string(kBody);
+  return s;
 }
 
 }  // namespace
 
 std::string_view gcra_script_source() {
-  return kSource;
+  return source();
 }
 
 std::string_view gcra_script_sha1() {
-  static const std::string sha = compute_sha1(kSource);
+  static const std::string sha = script_sha1(source());
   return sha;
 }
 

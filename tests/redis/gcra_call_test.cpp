@@ -26,10 +26,11 @@ Reply read_resp(const std::string& bytes) {
   return Reply(static_cast<redisReply*>(raw));
 }
 
-// "*5\r\n:a\r\n:b\r\n..." from five integers.
-std::string five(long long a, long long b, long long c, long long d, long long e) {
-  std::string s = "*5\r\n";
-  for (long long v : {a, b, c, d, e}) {
+// "*8\r\n:a\r\n:b\r\n..." from the verdict's five integers and the ban's three.
+std::string eight(long long a, long long b, long long c, long long d, long long e,
+                  long long ban = 0, long long left = 0, long long count = 0) {
+  std::string s = "*8\r\n";
+  for (long long v : {a, b, c, d, e, ban, left, count}) {
     s.append(":").append(std::to_string(v)).append("\r\n");
   }
   return s;
@@ -62,15 +63,55 @@ TEST(GcraCall, EvalshaArgvFollowsTheScriptContract) {
   EXPECT_EQ(argv[2], "2");
 }
 
+// A standalone run carries the ban orders of its buckets after the rates, and the bans' index
+// as its last key; the mode stays right after the keys.
+TEST(GcraCall, EvalshaArgvCarriesTheBanSection) {
+  const GcraRate a{10, 50, 5}, b{7, 70, 10};
+  const GcraRate rates[] = {a, b};
+  const BanKeys keys("eg:");
+  const Escalation e{2.5, 3'600'000'000'000, 86'400'000'000'000};
+  const BanOrder order{"ip:192.0.2.1", "login", "per-ip", 60'000'000'000, &e, BanSource::limit};
+  GcraBanSection bans{&keys, 1000, {{1, &order}}};
+  auto argv = gcra_evalsha_argv({"k1", "k2"}, rates, GcraScriptMode::charge, &bans);
+  const std::vector<std::string> want = {"EVALSHA",
+                                         std::string(gcra_script_sha1()),
+                                         "3",
+                                         "k1",
+                                         "k2",
+                                         "eg:{bans}:index",
+                                         "0",
+                                         "10",
+                                         "50",
+                                         "7",
+                                         "70",
+                                         "eg:",
+                                         "eg:bans",
+                                         "2.5",
+                                         "3600000000000",
+                                         "86400000",
+                                         "1000",
+                                         "2",
+                                         "ip:192.0.2.1",
+                                         "login",
+                                         "per-ip",
+                                         "limit",
+                                         "60000000000"};
+  EXPECT_EQ(argv, want);
+  EXPECT_EQ(argv[gcra_mode_arg_of(argv)], "0");
+  // No orders, no section: the argv a run without bans has always had.
+  GcraBanSection none{&keys, 1000, {}};
+  EXPECT_EQ(gcra_evalsha_argv({"k1", "k2"}, rates, GcraScriptMode::charge, &none).size(), 10u);
+}
+
 TEST(GcraCall, ReadsAllowedAndDeniedVerdicts) {
-  auto allowed = parse(five(1, -1, 0, 4, 600), 1);
+  auto allowed = parse(eight(1, -1, 0, 4, 600), 1);
   ASSERT_TRUE(allowed.has_value());
   EXPECT_TRUE(allowed->allowed);
   EXPECT_EQ(allowed->denied, -1);
   EXPECT_EQ(allowed->remaining, 4);
   EXPECT_EQ(allowed->reset_ns, 600);
 
-  auto denied = parse(five(0, 2, 30, 0, 90), 3);
+  auto denied = parse(eight(0, 2, 30, 0, 90), 3);
   ASSERT_TRUE(denied.has_value());
   EXPECT_FALSE(denied->allowed);
   EXPECT_EQ(denied->denied, 2);
@@ -79,6 +120,28 @@ TEST(GcraCall, ReadsAllowedAndDeniedVerdicts) {
 }
 
 // Every way a reply can break the contract is refused, never read as a verdict.
+TEST(GcraCall, ReadsWhatBecameOfTheBan) {
+  auto made = parse(eight(0, 1, 30, 0, 90, 1, 120'000'000'000, 1), 2);
+  ASSERT_TRUE(made.has_value());
+  EXPECT_FALSE(made->allowed);
+  EXPECT_EQ(made->ban.state, BanStep::made);
+  EXPECT_EQ(made->ban.left_ns, 120'000'000'000);
+  EXPECT_EQ(made->ban.count, 1);
+
+  auto in_force = parse(eight(0, 0, 30, 0, 90, 2, 5'000'000, 3), 1);
+  ASSERT_TRUE(in_force.has_value());
+  EXPECT_EQ(in_force->ban.state, BanStep::in_force);
+  EXPECT_EQ(in_force->ban.count, 3);
+
+  auto refused = parse(eight(0, 0, 30, 0, 90, 3, 0, 2), 1);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->ban.state, BanStep::refused);
+
+  auto none = parse(eight(0, 0, 30, 0, 90), 1);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->ban.state, BanStep::none);
+}
+
 TEST(GcraCall, RefusesMalformedReplies) {
   struct Case {
     const char* why;
@@ -92,23 +155,36 @@ TEST(GcraCall, RefusesMalformedReplies) {
       {"nil", "$-1\r\n", 1},
       {"empty array", "*0\r\n", 1},
       {"four elements", "*4\r\n:1\r\n:-1\r\n:0\r\n:0\r\n", 1},
-      {"six elements", "*6\r\n:1\r\n:-1\r\n:0\r\n:0\r\n:0\r\n:0\r\n", 1},
-      {"a string among them", "*5\r\n:1\r\n:-1\r\n$1\r\n0\r\n:0\r\n:0\r\n", 1},
-      {"a nested array", "*5\r\n:1\r\n:-1\r\n:0\r\n*0\r\n:0\r\n", 1},
-      {"a nil among them", "*5\r\n:1\r\n:-1\r\n:0\r\n:0\r\n$-1\r\n", 1},
-      {"an error among them", "*5\r\n-ERR x\r\n:-1\r\n:0\r\n:0\r\n:0\r\n", 1},
-      {"verdict 2", five(2, -1, 0, 0, 0), 1},
-      {"verdict -1", five(-1, 0, 0, 0, 0), 1},
-      {"allowed naming a denier", five(1, 0, 0, 0, 0), 1},
-      {"denied index -1", five(0, -1, 5, 0, 5), 1},
-      {"denied index past the keys", five(0, 1, 5, 0, 5), 1},
-      {"denied index 2^32 (0 once narrowed)", five(0, 4294967296LL, 5, 0, 5), 1},
-      {"denied index -2^32", five(0, -4294967296LL, 5, 0, 5), 2},
-      {"negative retry", five(0, 0, -5, 0, 5), 1},
-      {"negative remaining", five(1, -1, 0, -1, 5), 1},
-      {"negative reset", five(1, -1, 0, 1, -5), 1},
-      {"huge retry (overflows now + retry)", five(0, 0, 9223372036854775807LL, 0, 5), 1},
-      {"huge reset", five(1, -1, 0, 0, kGcraReplyMaxNs), 1},
+      {"five elements (the reply before bans)", "*5\r\n:1\r\n:-1\r\n:0\r\n:4\r\n:6\r\n", 1},
+      {"nine elements", "*9\r\n:1\r\n:-1\r\n:0\r\n:0\r\n:0\r\n:0\r\n:0\r\n:0\r\n:0\r\n", 1},
+      {"a string among them", "*8\r\n:1\r\n:-1\r\n$1\r\n0\r\n:0\r\n:0\r\n:0\r\n:0\r\n:0\r\n", 1},
+      {"a nested array", "*8\r\n:1\r\n:-1\r\n:0\r\n*0\r\n:0\r\n:0\r\n:0\r\n:0\r\n", 1},
+      {"a nil among them", "*8\r\n:1\r\n:-1\r\n:0\r\n:0\r\n$-1\r\n:0\r\n:0\r\n:0\r\n", 1},
+      {"an error among them", "*8\r\n-ERR x\r\n:-1\r\n:0\r\n:0\r\n:0\r\n:0\r\n:0\r\n:0\r\n", 1},
+      {"a string as the ban state", "*8\r\n:0\r\n:0\r\n:5\r\n:0\r\n:5\r\n$1\r\n1\r\n:9\r\n:1\r\n",
+       1},
+      {"verdict 2", eight(2, -1, 0, 0, 0), 1},
+      {"verdict -1", eight(-1, 0, 0, 0, 0), 1},
+      {"allowed naming a denier", eight(1, 0, 0, 0, 0), 1},
+      {"denied index -1", eight(0, -1, 5, 0, 5), 1},
+      {"denied index past the keys", eight(0, 1, 5, 0, 5), 1},
+      {"denied index 2^32 (0 once narrowed)", eight(0, 4294967296LL, 5, 0, 5), 1},
+      {"denied index -2^32", eight(0, -4294967296LL, 5, 0, 5), 2},
+      {"negative retry", eight(0, 0, -5, 0, 5), 1},
+      {"negative remaining", eight(1, -1, 0, -1, 5), 1},
+      {"negative reset", eight(1, -1, 0, 1, -5), 1},
+      {"huge retry (overflows now + retry)", eight(0, 0, 9223372036854775807LL, 0, 5), 1},
+      {"huge reset", eight(1, -1, 0, 0, kGcraReplyMaxNs), 1},
+      {"a ban for an allowed request", eight(1, -1, 0, 3, 5, 1, 60, 1), 1},
+      {"ban state 4", eight(0, 0, 5, 0, 5, 4, 60, 1), 1},
+      {"ban state -1", eight(0, 0, 5, 0, 5, -1, 60, 1), 1},
+      {"a ban made with no time left", eight(0, 0, 5, 0, 5, 1, 0, 1), 1},
+      {"a ban in force with count 0", eight(0, 0, 5, 0, 5, 2, 60, 0), 1},
+      {"a negative ban time", eight(0, 0, 5, 0, 5, 1, -60, 1), 1},
+      {"a huge ban time (overflows now + left)", eight(0, 0, 5, 0, 5, 1, kGcraReplyMaxNs, 1), 1},
+      {"no ban with time left", eight(0, 0, 5, 0, 5, 0, 60, 0), 1},
+      {"no ban with a count", eight(0, 0, 5, 0, 5, 0, 0, 2), 1},
+      {"refused with time left", eight(0, 0, 5, 0, 5, 3, 60, 1), 1},
   };
   for (const Case& c : cases) {
     EXPECT_FALSE(parse(c.resp, c.keys).has_value()) << c.why;
