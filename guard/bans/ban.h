@@ -27,6 +27,11 @@ struct Ban {
   std::int64_t count = 1;     // n-th ban of the subject within the escalation memory
   std::string reason;         // the limit that tripped, or "manual"
   BanSource source = BanSource::limit;
+  // Redis mode: when Redis last confirmed this ban (table clock), so a resync can tell a ban
+  // Redis no longer holds (lifted or evicted while this replica was not listening) from one it
+  // simply has not seen yet. 0: this process made it alone (local mode, or the Redis store's
+  // fallback during an outage), and only its end or an unban lifts it.
+  std::int64_t confirmed_ns = 0;
 };
 
 struct Escalation {

@@ -185,6 +185,27 @@ bool BanTable::remove(std::string_view subject, std::string_view route, std::int
   return active;
 }
 
+std::optional<Ban> BanTable::get(std::string_view subject, std::string_view route) const {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(key_of(subject, route));
+  if (it == records_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t BanTable::drop_unconfirmed(std::int64_t before_ns, std::int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  std::size_t dropped = 0;
+  std::erase_if(records_, [&](const auto& kv) {
+    const std::int64_t confirmed = kv.second.confirmed_ns;
+    if (confirmed == 0 || confirmed >= before_ns) return false;
+    if (kv.second.until_ns > now_ns) ++dropped;
+    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
+    return true;
+  });
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
+  return dropped;
+}
+
 std::vector<Ban> BanTable::list(std::int64_t now_ns) const {
   std::vector<Ban> out;
   {

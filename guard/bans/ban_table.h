@@ -44,6 +44,11 @@ class BanTable {
   std::size_t remove(std::string_view subject, std::int64_t now_ns);
   // Lifts the ban of (subject, route) only.
   bool remove(std::string_view subject, std::string_view route, std::int64_t now_ns);
+  // The record of (subject, route) exactly (not every route's), active or not yet dropped.
+  std::optional<Ban> get(std::string_view subject, std::string_view route) const;
+  // Lifts the bans Redis confirmed before `before_ns` (Ban::confirmed_ns) and not since; bans
+  // this process made alone are kept. Returns how many active bans were lifted.
+  std::size_t drop_unconfirmed(std::int64_t before_ns, std::int64_t now_ns);
 
   std::vector<Ban> list(std::int64_t now_ns) const;  // active bans, soonest end first
   std::size_t active(std::int64_t now_ns) const;

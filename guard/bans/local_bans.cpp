@@ -29,9 +29,15 @@ Ban LocalBans::make_manual(std::string subject, std::string route, std::int64_t 
   return ban;
 }
 
-std::size_t LocalBans::lift(const std::string& subject, std::int64_t now_ns) {
+bool LocalBans::hold(const Ban& ban, std::int64_t now_ns, bool announce) {
+  if (!table_.insert(ban, now_ns)) return false;
+  if (announce && events_ != nullptr) events_->made(ban, now_ns);
+  return true;
+}
+
+std::size_t LocalBans::lift(const std::string& subject, std::int64_t now_ns, bool announce) {
   const std::size_t n = table_.remove(subject, now_ns);
-  if (n > 0 && events_ != nullptr) events_->lifted(subject, n, now_ns);
+  if (announce && n > 0 && events_ != nullptr) events_->lifted(subject, n, now_ns);
   return n;
 }
 

@@ -35,9 +35,16 @@ class LocalBans {
   // A ban by hand: replaces any ban of (subject, route), counted as an offence.
   Ban make_manual(std::string subject, std::string route, std::int64_t for_ns,
                   const Escalation& escalation, std::int64_t now_ns);
-  std::size_t lift(const std::string& subject, std::int64_t now_ns);
+  // A ban made outside this class (by the Redis script, or by another replica and learned from
+  // Redis): held in the table as it is, and announced to the events sink only when `announce`
+  // (this process made it: each ban is logged and counted once, by the replica that made it).
+  // False when a full table refused it.
+  bool hold(const Ban& ban, std::int64_t now_ns, bool announce);
+  // Lifts every ban of `subject`; announced (when there was one) only when `announce`.
+  std::size_t lift(const std::string& subject, std::int64_t now_ns, bool announce = true);
 
   BanTable& table() { return table_; }
+  BanEvents* events() const { return events_; }
   const OffenceLog& offences() const { return offences_; }
 
  private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
+#include "guard/clock/clock.h"
 #include "guard/redis/gcra_call.h"
 
 namespace edgeguard {
@@ -22,7 +23,7 @@ std::int64_t to_ns(std::chrono::steady_clock::time_point t) {
 
 struct RedisLimitStore::Group {
   enum class State { sent, parked, answered };
-  std::vector<std::string> argv;  // EVALSHA sha numkeys key... mode (T tau)...
+  std::vector<std::string> argv;  // EVALSHA sha numkeys key... mode (T tau)... [bans]
   std::vector<int> call_index;    // position of each key in the request's calls
   int slot = 0;                   // hash slot of every key (0 standalone)
   RedisNode* node = nullptr;      // where it was last sent
@@ -31,6 +32,7 @@ struct RedisLimitStore::Group {
   bool noscript_retried = false;
   bool rerouted = false;  // already retried once after a lost connection
   bool asking = false;    // last sent after an ASK redirect
+  bool ban_step = false;  // the ban script on the bans' slot (Cluster), not a GCRA group
   GcraReply reply;
 };
 
@@ -44,14 +46,18 @@ struct RedisLimitStore::Request {
   bool completed = false;
   bool submitting = false;  // inside admit_async: completions must be posted, not run inline
   Clock::time_point sent, deadline;
+  // Cluster: the groups denied with a ban order; the outcome waits for the ban step.
+  std::optional<LimitOutcome> decided;
+  int ban_call = -1;
 };
 
 RedisLimitStore::RedisLimitStore(asio::io_context& io, std::shared_ptr<RedisSharedState> shared,
-                                 LimitStore* fallback)
+                                 LimitStore* fallback, RedisBanMirror* bans)
     : io_(io),
       shared_(std::move(shared)),
       config_(shared_->config()),
       fallback_(fallback),
+      bans_(bans),
       pool_(io, shared_->handshake(), config_.connections,
             Breaker(config_.failure_threshold, config_.probe_interval_ns),
             [counters = &shared_->counters()](RedisConnection& conn) {
@@ -60,6 +66,8 @@ RedisLimitStore::RedisLimitStore(asio::io_context& io, std::shared_ptr<RedisShar
               // an empty script cache); NOSCRIPT then only follows a SCRIPT FLUSH.
               const std::string_view load[] = {"SCRIPT", "LOAD", gcra_script_source()};
               conn.command(load, nullptr);
+              const std::string_view load_bans[] = {"SCRIPT", "LOAD", ban_script_source()};
+              conn.command(load_bans, nullptr);
             }),
       timeout_timer_(io),
       probe_timer_(io) {
@@ -92,10 +100,23 @@ std::optional<LimitOutcome> RedisLimitStore::try_admit(std::span<const LimitCall
                                                        std::int64_t now_ns, bool dry_run) {
   if (calls.empty()) return LimitOutcome{};
   DenyCache& cache = shared_->deny_cache();
-  for (std::size_t i = 0; i < calls.size(); ++i) {
+  bool ask_redis = false;
+  for (std::size_t i = 0; i < calls.size() && !ask_redis; ++i) {
     if (auto hit = cache.find(calls[i].key, calls[i].key_hash, now_ns)) {
-      shared_->counters().deny_cache_hits.fetch_add(1, std::memory_order_relaxed);
       LimitOutcome out;
+      if (const BanOrder* order = calls[i].ban; order != nullptr && !dry_run && bans_ != nullptr) {
+        // A banning limit's denial answers with its ban. Banned subjects are refused before
+        // the limits, so the mirror lacking it is a race (a ban just made elsewhere): Redis
+        // says which ban is in force.
+        const auto ban = bans_->table().find(order->subject, order->scope, now_ns);
+        if (!ban) {
+          ask_redis = true;
+          continue;
+        }
+        out.ban_until_ns = ban->until_ns;
+        out.ban_count = ban->count;
+      }
+      shared_->counters().deny_cache_hits.fetch_add(1, std::memory_order_relaxed);
       out.allowed = false;
       out.denied_index = static_cast<int>(i);
       out.retry_after_ns = hit->until_ns - now_ns;
@@ -153,13 +174,24 @@ void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t
   }
   const GcraScriptMode mode = dry_run ? GcraScriptMode::dry_run : GcraScriptMode::charge;
   std::vector<GcraRate> rates;
+  // Standalone: the ban orders ride in the one script. Cluster: the bans' slot is not the
+  // buckets', so a denial that bans takes one more script (finish()).
+  GcraBanSection bans{&shared_->ban_keys(), config_.bans_max_active, {}};
   for (std::size_t g = 0; g < req->groups.size(); ++g) {
     Group& group = req->groups[g];
     group.slot = slot_of_group[g];
     rates.clear();
-    for (int i : group.call_index) rates.push_back(calls[static_cast<std::size_t>(i)].rate);
-    group.argv = gcra_evalsha_argv(std::move(keys_of_group[g]), rates, mode);
+    bans.orders.clear();
+    for (std::size_t k = 0; k < group.call_index.size(); ++k) {
+      const LimitCall& call = calls[static_cast<std::size_t>(group.call_index[k])];
+      rates.push_back(call.rate);
+      if (call.ban != nullptr && !dry_run && !shared_->cluster()) {
+        bans.orders.push_back({k, call.ban});
+      }
+    }
+    group.argv = gcra_evalsha_argv(std::move(keys_of_group[g]), rates, mode, &bans);
   }
+  req->groups.reserve(req->groups.size() + 1);  // room for a ban step
   req->outstanding = req->groups.size();
   pending_.push_back(req);
   arm_timeout();
@@ -213,7 +245,11 @@ void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::s
       // Redis restarted or SCRIPT FLUSH: EVAL runs the script and caches it again, so the
       // following EVALSHAs succeed.
       group.noscript_retried = true;
-      gcra_argv_to_eval(group.argv);
+      if (group.ban_step) {
+        ban_argv_to_eval(group.argv);
+      } else {
+        gcra_argv_to_eval(group.argv);
+      }
       send_group(req, g, *group.node, group.asking);
       return;
     }
@@ -239,6 +275,20 @@ void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::s
       node_failed(*group.node, "error reply " + std::string(error.substr(0, error.find(' '))));
     }
     fail(req, Failure::error);
+    return;
+  }
+  if (group.ban_step) {
+    const auto ban = parse_ban_step_reply(reply);
+    if (!ban) {
+      node_failed(*group.node, "malformed reply");
+      fail(req, Failure::error);
+      return;
+    }
+    group.state = Group::State::answered;
+    group.node->breaker.record_success();
+    LimitOutcome out = *req->decided;
+    apply_ban(*req, *req->calls[static_cast<std::size_t>(req->ban_call)].ban, *ban, out);
+    complete(req, out);
     return;
   }
   auto verdict = parse_gcra_reply(reply, group.call_index.size());
@@ -318,12 +368,75 @@ void RedisLimitStore::finish(const std::shared_ptr<Request>& req) {
       for (const Group& group : req->groups) {
         if (group.reply.allowed) send_refund(group);
       }
+      if (call.ban != nullptr) {
+        if (denier->reply.ban.state != BanStep::none) {
+          apply_ban(*req, *call.ban, denier->reply.ban, out);
+        } else if (shared_->cluster()) {
+          start_ban_step(req, denied_call, out);
+          return;
+        }
+      }
     }
   } else if (tightest != nullptr) {
     out.remaining = tightest->reply.remaining;
     out.reset_ns = tightest->reply.reset_ns;
   }
   complete(req, out);
+}
+
+void RedisLimitStore::start_ban_step(const std::shared_ptr<Request>& req, int call,
+                                     const LimitOutcome& decided) {
+  // Only a denial whose limit bans gets here, and a banned subject is refused before its
+  // limits: about one extra script per ban, not per request.
+  req->decided = decided;
+  req->ban_call = call;
+  routing_->sync();
+  RedisNode& node = routing_->node_for_slot(shared_->ban_keys().slot());
+  if (node.breaker.open()) {
+    LimitOutcome out = decided;
+    ban_here(*req, out);
+    complete(req, out);
+    return;
+  }
+  Group step;
+  step.ban_step = true;
+  step.slot = shared_->ban_keys().slot();
+  step.argv = ban_order_argv(shared_->ban_keys(), *req->calls[static_cast<std::size_t>(call)].ban,
+                             config_.bans_max_active);
+  req->groups.push_back(std::move(step));
+  req->outstanding = 1;
+  send_group(req, req->groups.size() - 1, node, false);
+}
+
+void RedisLimitStore::apply_ban(const Request& req, const BanOrder& order,
+                                const BanStepReply& reply, LimitOutcome& out) {
+  if (reply.state != BanStep::made && reply.state != BanStep::in_force) return;  // refused
+  out.ban_until_ns = req.now_ns + reply.left_ns;
+  out.ban_count = reply.count;
+  out.ban_made = reply.state == BanStep::made;
+  if (bans_ == nullptr) return;
+  Ban ban{std::string(order.subject), std::string(order.scope),
+          out.ban_until_ns,           reply.count,
+          std::string(order.reason),  order.source};
+  const std::int64_t now = monotonic_ns();
+  const std::int64_t asked = to_ns(req.sent);
+  if (out.ban_made) {
+    bans_->made(std::move(ban), now, asked);
+  } else {
+    // Made by another replica, its message not here yet: held until the message replaces it.
+    bans_->learned(std::move(ban), now, asked);
+  }
+}
+
+void RedisLimitStore::ban_here(const Request& req, LimitOutcome& out) {
+  // Redis denied but its ban step failed: the denial stands, and the local fallback's bans
+  // make the ban (this process only; kept until it ends, as any fallback ban).
+  if (bans_ == nullptr) return;
+  const LocalBans::Result made =
+      bans_->local().make(*req.calls[static_cast<std::size_t>(req.ban_call)].ban, req.now_ns);
+  out.ban_until_ns = made.until_ns;
+  out.ban_count = made.count;
+  out.ban_made = made.made;
 }
 
 void RedisLimitStore::reset(std::span<const LimitCall> calls) {
@@ -350,7 +463,7 @@ void RedisLimitStore::send_refund(const Group& group) {
   argv[0] = "EVALSHA";
   argv[1] = gcra_script_sha1();
   const std::string mode = std::to_string(static_cast<int>(GcraScriptMode::refund));
-  argv[gcra_mode_arg(group.call_index.size())] = mode;
+  argv[gcra_mode_arg_of(group.argv)] = mode;
   conn->command(argv, nullptr);  // best effort: a lost refund over-counts one request
 }
 
@@ -359,6 +472,12 @@ void RedisLimitStore::fail(const std::shared_ptr<Request>& req, Failure why) {
   RedisCounters& counters = shared_->counters();
   (why == Failure::timeout ? counters.timeouts : counters.errors)
       .fetch_add(1, std::memory_order_relaxed);
+  if (req->decided) {
+    LimitOutcome out = *req->decided;
+    ban_here(*req, out);
+    complete(req, out);
+    return;
+  }
   const LimitOutcome out = on_error_outcome(req->calls, req->now_ns, req->dry_run);
   complete(req, out);
 }

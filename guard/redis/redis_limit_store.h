@@ -10,6 +10,13 @@
 // that slot, bounded by `timeout_ns`, and a timeout or error applies `on_error` for that
 // request.
 //
+// Bans (ban_keys.h): a denying call that carries a ban order bans its subject in Redis. In a
+// standalone Redis the GCRA script itself does it (one round trip); in a Cluster the bans live
+// in their own slot, so once the groups have answered, the denial that bans sends one more
+// script there (README: why that is still correct). A ban this process's script made is held
+// in the mirror at once and announced (logged, counted) here; if the ban step fails, the
+// request is still denied and its ban is made by the local fallback's bans instead.
+//
 // Health is per node (breaker.h): `failure_threshold` consecutive failures on one node open its
 // breaker, a probe every `probe_interval_ns` closes it as soon as the node answers, and the
 // other nodes' slots are not affected. In a Cluster, a lost connection also asks for the slot
@@ -24,6 +31,8 @@
 #include <optional>
 #include <string>
 
+#include "guard/redis/ban_mirror.h"
+#include "guard/redis/ban_script.h"
 #include "guard/redis/cluster_routing.h"
 #include "guard/redis/node_pool.h"
 #include "guard/redis/redis_shared_state.h"
@@ -34,9 +43,11 @@ namespace edgeguard {
 class RedisLimitStore final : public LimitStore {
  public:
   // `fallback` answers when on_error is `local` (may be shared with other threads; must be
-  // thread-safe); it must outlive this store. Connecting starts at once.
+  // thread-safe); it must outlive this store. `bans` (may be null: bans are then made in Redis
+  // only) holds the bans this store's scripts make or find, and makes them when Redis cannot.
+  // Connecting starts at once.
   RedisLimitStore(boost::asio::io_context& io, std::shared_ptr<RedisSharedState> shared,
-                  LimitStore* fallback);
+                  LimitStore* fallback, RedisBanMirror* bans = nullptr);
   ~RedisLimitStore() override;
 
   std::optional<LimitOutcome> try_admit(std::span<const LimitCall> calls, std::int64_t now_ns,
@@ -63,6 +74,10 @@ class RedisLimitStore final : public LimitStore {
   void group_lost(const std::shared_ptr<Request>& req, std::size_t g, const char* why);
   void reroute(const std::shared_ptr<Request>& req, std::size_t g, RedisNode& failed);
   void finish(const std::shared_ptr<Request>& req);
+  void start_ban_step(const std::shared_ptr<Request>& req, int call, const LimitOutcome& decided);
+  void apply_ban(const Request& req, const BanOrder& order, const BanStepReply& reply,
+                 LimitOutcome& out);
+  void ban_here(const Request& req, LimitOutcome& out);
   void fail(const std::shared_ptr<Request>& req, Failure why);
   void complete(const std::shared_ptr<Request>& req, const LimitOutcome& outcome);
   LimitOutcome on_error_outcome(std::span<const LimitCall> calls, std::int64_t now_ns,
@@ -81,6 +96,7 @@ class RedisLimitStore final : public LimitStore {
   std::shared_ptr<RedisSharedState> shared_;
   const RedisStoreConfig& config_;
   LimitStore* fallback_;
+  RedisBanMirror* bans_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // weak-captured by callbacks
 
   RedisNodePool pool_;

@@ -100,7 +100,8 @@ std::shared_ptr<RedisSharedState> RedisSharedState::create(RedisStoreConfig conf
     return nullptr;
   }
   if (config.timeout_ns <= 0 || config.connections < 1 || config.failure_threshold < 1 ||
-      config.probe_interval_ns <= 0 || config.connect_timeout_ns <= 0) {
+      config.probe_interval_ns <= 0 || config.connect_timeout_ns <= 0 ||
+      config.ban_resync_interval_ns <= 0 || config.ban_command_timeout_ns <= 0) {
     *error = "redis: timeout, connections, failure threshold and probe interval must be positive";
     return nullptr;
   }
@@ -122,7 +123,8 @@ RedisSharedState::RedisSharedState(RedisStoreConfig config, std::vector<RedisEnd
     : config_(std::move(config)),
       seeds_(std::move(seeds)),
       handshake_(std::move(handshake)),
-      deny_cache_(config_.deny_cache_entries) {}
+      deny_cache_(config_.deny_cache_entries),
+      ban_keys_(config_.key_prefix, config_.db) {}
 
 void RedisSharedState::set_observers(std::function<void(std::int64_t)> latency,
                                      std::function<void(bool, const std::string&)> breaker) {

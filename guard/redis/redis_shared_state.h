@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "guard/metrics/registry.h"
+#include "guard/redis/ban_keys.h"
 #include "guard/redis/cluster_routing.h"
 #include "guard/redis/deny_cache.h"
 #include "guard/redis/redis_connection.h"
@@ -29,6 +30,13 @@ struct RedisStoreConfig {
   int failure_threshold = 3;
   std::int64_t probe_interval_ns = 250'000'000;
   std::size_t deny_cache_entries = 1 << 16;
+  // Bans (ban_keys.h): at most this many held in Redis, as in each replica's table
+  // (bans.max_active); a full resync of the active set this often (and after each
+  // re-subscription); the ban commands of the maintenance loop (admin API, resync pages) each
+  // wait at most this long.
+  std::size_t bans_max_active = 100'000;
+  std::int64_t ban_resync_interval_ns = 30'000'000'000;
+  std::int64_t ban_command_timeout_ns = 1'000'000'000;
 };
 
 // What an operator needs to see of the Redis link, per process. Owned by RedisSharedState,
@@ -85,6 +93,7 @@ class RedisSharedState {
   DenyCache& deny_cache() { return deny_cache_; }
   // Cluster mode: the slot map every io thread routes by (cluster_routing.h says why one).
   SharedSlotMap& slot_map() { return slot_map_; }
+  const BanKeys& ban_keys() const { return ban_keys_; }
 
   // Optional observers; set before the stores start serving. They run on io threads.
   // `latency`: each answered decision's round trip (for edgeguard_redis_seconds).
@@ -113,6 +122,7 @@ class RedisSharedState {
   RedisCounters counters_;
   DenyCache deny_cache_;
   SharedSlotMap slot_map_;
+  BanKeys ban_keys_;
   std::function<void(std::int64_t)> on_latency_;
   std::function<void(bool, const std::string&)> on_breaker_;
 };

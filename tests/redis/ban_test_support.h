@@ -5,11 +5,15 @@
 #include <sys/time.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "guard/bans/local_bans.h"
+#include "guard/redis/ban_mirror.h"
 #include "guard/redis/ban_script.h"
+#include "guard/store/local_store.h"
 #include "tests/support/redis_fixture.h"
 
 namespace edgeguard::testing {
@@ -52,5 +56,43 @@ inline Reply run_ban_script(const RedisServer& server, std::vector<std::string> 
   ban_argv_to_eval(argv);
   return server.command(argv);
 }
+
+// What a process's BanLog would hear: bans made and lifted here (logged and counted once).
+class RecordingEvents final : public BanEvents {
+ public:
+  void made(const Ban& ban, std::int64_t) override {
+    std::lock_guard lock(mu_);
+    made_.push_back(ban);
+  }
+  void lifted(const std::string& subject, std::size_t bans, std::int64_t) override {
+    std::lock_guard lock(mu_);
+    lifted_.emplace_back(subject, bans);
+  }
+  std::vector<Ban> made() const {
+    std::lock_guard lock(mu_);
+    return made_;
+  }
+  std::vector<std::pair<std::string, std::size_t>> lifted() const {
+    std::lock_guard lock(mu_);
+    return lifted_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Ban> made_;
+  std::vector<std::pair<std::string, std::size_t>> lifted_;
+};
+
+// One replica's bans as serve wires them: the table, the local bans (and the local store that
+// is the Redis store's fallback), the mirror of Redis.
+struct ReplicaBans {
+  explicit ReplicaBans(std::size_t max_active = 1000)
+      : table(max_active), local(table, &events), mirror(local), fallback(100'000, &local) {}
+  RecordingEvents events;
+  BanTable table;
+  LocalBans local;
+  RedisBanMirror mirror;
+  LocalLimitStore fallback;
+};
 
 }  // namespace edgeguard::testing

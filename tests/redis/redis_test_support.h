@@ -45,18 +45,22 @@ struct Answer {
   LimitOutcome outcome;
   bool sync = false;  // answered by try_admit
   std::int64_t elapsed_ns = 0;
+  std::int64_t start_ns = 0;  // the `now_ns` the store was given
 };
 
 class StoreHarness {
  public:
-  explicit StoreHarness(RedisStoreConfig config, LimitStore* fallback = nullptr) {
+  explicit StoreHarness(RedisStoreConfig config, LimitStore* fallback = nullptr,
+                        RedisBanMirror* bans = nullptr) {
     std::string error;
     shared = RedisSharedState::create(std::move(config), &error);
     EXPECT_NE(shared, nullptr) << error;
-    if (shared) store = std::make_unique<RedisLimitStore>(io, shared, fallback);
+    if (shared) store = std::make_unique<RedisLimitStore>(io, shared, fallback, bans);
   }
-  StoreHarness(std::shared_ptr<RedisSharedState> state, LimitStore* fallback) : shared(state) {
-    store = std::make_unique<RedisLimitStore>(io, shared, fallback);
+  StoreHarness(std::shared_ptr<RedisSharedState> state, LimitStore* fallback,
+               RedisBanMirror* bans = nullptr)
+      : shared(state) {
+    store = std::make_unique<RedisLimitStore>(io, shared, fallback, bans);
   }
   ~StoreHarness() {
     store.reset();
@@ -68,6 +72,7 @@ class StoreHarness {
                               std::chrono::milliseconds wait = std::chrono::seconds(5)) {
     const std::int64_t start = mono_ns();
     Answer answer;
+    answer.start_ns = start;
     if (auto now = store->try_admit(calls, start, dry_run)) {
       answer.outcome = *now;
       answer.sync = true;
