@@ -77,18 +77,20 @@ int run_serve(int argc, char** argv) {
   // Ready once a policy is loaded. The store adds no condition: with Redis down the on_error
   // policy answers at once, which is the point of the fallback (/metrics shows
   // edgeguard_store_fallback_active).
-  // The admin API's bans: this process's table in local mode (the Redis store's authority
-  // replaces it in Redis mode). Callbacks run on the maintenance loop, as the API expects.
-  LocalBanAuthority bans(
+  // The admin API's bans: this process's table in local mode; in Redis mode the bans in Redis,
+  // so a ban or an unban reaches every replica. Callbacks run on the maintenance loop, as the
+  // API expects.
+  LocalBanAuthority local_bans(
       service->local_bans(), [&service] { return service->snapshot()->policy->bans.escalation; },
       [&maintenance](std::function<void()> f) { boost::asio::post(maintenance, std::move(f)); });
+  BanAuthority* bans = stores.ban_authority() != nullptr ? stores.ban_authority() : &local_bans;
   AdminServer admin(maintenance, {[&service] { return service->metrics().render(); },
                                   [&service](std::string* why) {
                                     if (service->ready()) return true;
                                     *why = "no policy loaded";
                                     return false;
                                   },
-                                  [&service] { return service->snapshot()->policy; }, &bans});
+                                  [&service] { return service->snapshot()->policy; }, bans});
   if (!admin.bind(settings.admin_listen, &error)) {
     log_event("error", "startup_failed", {{"error", error}});
     std::fprintf(stderr, "%s\n", error.c_str());
@@ -114,6 +116,7 @@ int run_serve(int argc, char** argv) {
         server.join();
         boost::asio::post(maintenance, [&] {
           crowdsec.stop();
+          stores.stop();
           maintenance.stop();
         });
       });

@@ -2,6 +2,8 @@
 
 #include "guard/log/event_log.h"
 #include "guard/metrics/histogram.h"
+#include "guard/redis/redis_ban_authority.h"
+#include "guard/redis/redis_ban_sync.h"
 #include "guard/redis/redis_limit_store.h"
 
 namespace edgeguard {
@@ -10,6 +12,9 @@ struct StoreWiring::Impl {
   explicit Impl(Service& s) : service(s) {}
   Service& service;
   std::shared_ptr<RedisSharedState> redis;  // null in local mode
+  std::unique_ptr<RedisBanMirror> mirror;
+  std::unique_ptr<RedisBanSync> ban_sync;
+  std::unique_ptr<RedisBanAuthority> ban_authority;
   std::vector<std::unique_ptr<RedisLimitStore>> per_thread;
   Histogram redis_seconds;
   MetricsRegistry::Registration registration;
@@ -29,13 +34,15 @@ struct StoreWiring::Impl {
     w.family("edgeguard_redis_seconds", "histogram", "Redis round trips of the limit script.");
     redis_seconds.write(w);
     RedisCounters::write(w, state != nullptr ? &state->counters() : nullptr);
+    BanSyncCounters::write(w, ban_sync ? &ban_sync->counters() : nullptr);
   }
 };
 
 namespace {
 
-RedisStoreConfig redis_config(const RedisSettings& s) {
+RedisStoreConfig redis_config(const RedisSettings& s, std::size_t bans_max_active) {
   RedisStoreConfig c;
+  c.bans_max_active = bans_max_active;
   c.address = s.address;
   c.nodes = s.nodes;
   c.username = s.username;
@@ -59,13 +66,15 @@ RedisStoreConfig redis_config(const RedisSettings& s) {
 
 }  // namespace
 
-StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io_context&)
+StoreWiring::StoreWiring(Service& service, const Policy& policy,
+                         boost::asio::io_context& maintenance)
     : impl_(std::make_unique<Impl>(service)) {
   Impl* impl = impl_.get();
   impl->registration = service.metrics().add([impl](MetricsWriter& w) { impl->write_metrics(w); });
   if (policy.settings.store.type != StoreType::redis) return;
   std::string error;
-  impl_->redis = RedisSharedState::create(redis_config(policy.settings.store.redis), &error);
+  impl_->redis = RedisSharedState::create(
+      redis_config(policy.settings.store.redis, policy.settings.bans_max_active), &error);
   if (!impl_->redis) {
     error_ = error;
     return;
@@ -76,16 +85,35 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
                                           open ? "store_fallback_on" : "store_fallback_off",
                                           {{"store", "redis"}, {"why", why}});
                               });
+  impl->mirror = std::make_unique<RedisBanMirror>(service.local_bans());
+  impl->ban_sync = std::make_unique<RedisBanSync>(
+      maintenance, impl->redis, *impl->mirror, [](bool up, const std::string& node) {
+        // Lost: bans made elsewhere reach this replica at the next resync after it is back.
+        log_event(up ? "info" : "error", up ? "ban_channel_subscribed" : "ban_channel_lost",
+                  {{"store", "redis"}, {"node", node}});
+      });
+  Service* s = &service;
+  impl->ban_authority = std::make_unique<RedisBanAuthority>(
+      *impl->ban_sync, service.ban_table(), [s] { return s->snapshot()->policy->bans.escalation; });
+  impl->ban_sync->start();
 }
 
 StoreWiring::~StoreWiring() = default;
+
+BanAuthority* StoreWiring::ban_authority() {
+  return impl_->ban_authority.get();
+}
+
+void StoreWiring::stop() {
+  if (impl_->ban_sync) impl_->ban_sync->stop();
+}
 
 StoreFactory StoreWiring::factory() {
   Impl* impl = impl_.get();
   return [impl](boost::asio::io_context& io, int) -> LimitStore* {
     if (!impl->redis) return &impl->service.local_store();
-    impl->per_thread.push_back(
-        std::make_unique<RedisLimitStore>(io, impl->redis, &impl->service.local_store()));
+    impl->per_thread.push_back(std::make_unique<RedisLimitStore>(
+        io, impl->redis, &impl->service.local_store(), impl->mirror.get()));
     return impl->per_thread.back().get();
   };
 }

@@ -1,12 +1,15 @@
 #pragma once
 // Which limit store each ForwardAuth thread uses: the service's local store, or (store.type:
-// redis) a Redis store per thread with the local store as its fallback.
+// redis) a Redis store per thread with the local store as its fallback. In Redis mode also the
+// bans every replica shares: the mirror in the service's ban table, its sync (pub/sub and
+// resync) on the maintenance loop, and the admin API's authority over them.
 #include <boost/asio/io_context.hpp>
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "guard/bans/ban_authority.h"
 #include "guard/server/forward_auth_server.h"
 #include "guard/service/service.h"
 
@@ -19,6 +22,10 @@ class StoreWiring {
   // Empty when the stores could be built; else why not (a startup error).
   const std::string& error() const { return error_; }
   StoreFactory factory();
+  // Redis mode: the admin API's bans (in Redis, so every replica applies them); null in local
+  // mode, where the service's own table answers.
+  BanAuthority* ban_authority();
+  void stop();  // on the maintenance loop, when draining
 
  private:
   struct Impl;

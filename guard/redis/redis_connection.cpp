@@ -107,6 +107,26 @@ bool RedisConnection::command(std::span<const std::string_view> argv, ReplyHandl
   return true;
 }
 
+bool RedisConnection::subscribe(std::string_view channel, ReplyHandler handler) {
+  if (!usable() || subscription_ != nullptr) return false;
+  subscription_ = std::make_unique<ReplyHandler>(std::move(handler));
+  const char* argv[] = {"SUBSCRIBE", channel.data()};
+  const std::size_t lens[] = {9, channel.size()};
+  if (redisAsyncCommandArgv(ac_, &RedisConnection::on_message, subscription_.get(), 2, argv,
+                            lens) != REDIS_OK) {
+    subscription_.reset();
+    return false;
+  }
+  return true;
+}
+
+void RedisConnection::on_message(redisAsyncContext*, void* reply, void* privdata) {
+  // The handler lives as long as the connection object, and the context is freed no later
+  // than the object's destructor (which runs this a last time with nullptr).
+  auto* handler = static_cast<ReplyHandler*>(privdata);
+  if (*handler) (*handler)(static_cast<redisReply*>(reply));
+}
+
 void RedisConnection::on_reply(redisAsyncContext*, void* reply, void* privdata) {
   std::unique_ptr<ReplyHandler> handler(static_cast<ReplyHandler*>(privdata));
   if (*handler) (*handler)(static_cast<redisReply*>(reply));

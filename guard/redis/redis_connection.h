@@ -59,6 +59,12 @@ class RedisConnection {
   // usable. Otherwise `handler` runs exactly once.
   bool command(std::span<const std::string_view> argv, ReplyHandler handler);
 
+  // SUBSCRIBE `channel`: `handler` receives the confirmation, then every message (RESP2
+  // arrays: "subscribe"/"message", channel, ...), and nullptr once when the connection ends.
+  // Only plain commands issued before it (the handshake) may share the connection. Returns
+  // false if the connection is not usable or already subscribed.
+  bool subscribe(std::string_view channel, ReplyHandler handler);
+
   // Fails the connection now: pending handlers receive nullptr.
   void close();
 
@@ -66,6 +72,7 @@ class RedisConnection {
   static void on_connect(const redisAsyncContext* ac, int status);
   static void on_disconnect(const redisAsyncContext* ac, int status);
   static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_message(redisAsyncContext* ac, void* reply, void* privdata);
   void fail(std::string why);
 
   RedisEndpoint endpoint_;
@@ -78,6 +85,9 @@ class RedisConnection {
   std::string last_error_;
   std::vector<const char*> argv_ptrs_;
   std::vector<std::size_t> argv_lens_;
+  // hiredis keeps a SUBSCRIBE's callback for every message and calls it a last time with
+  // nullptr when the context is freed, so the handler is owned here, not per reply.
+  std::unique_ptr<ReplyHandler> subscription_;
 };
 
 }  // namespace edgeguard

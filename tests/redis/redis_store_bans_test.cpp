@@ -49,8 +49,8 @@ class RedisStoreBansTest : public ::testing::Test {
 
 TEST_F(RedisStoreBansTest, TheDenialBansInOneRoundTripHeldAndAnnouncedHere) {
   StoreHarness h(config(), &bans_.fallback, &bans_.mirror);
-  const BanOrder order{"ip:192.0.2.1", "login", "per-ip", 2 * kMinute, &kEscalation,
-                       BanSource::limit};
+  const BanOrder order{"ip:192.0.2.1", "login",      "per-ip",
+                       2 * kMinute,    &kEscalation, BanSource::limit};
   const std::vector<LimitCall> calls = {{rate(1, kHour, 1), "login/per-ip/192.0.2.1", 11, &order}};
   ASSERT_TRUE(h.admit(calls)->outcome.allowed);
   const long long before = command_calls(*server_, "evalsha");
@@ -86,11 +86,10 @@ TEST_F(RedisStoreBansTest, TheDenialBansInOneRoundTripHeldAndAnnouncedHere) {
 
 TEST_F(RedisStoreBansTest, ABanInForceMadeElsewhereIsReportedAndHeldNotAnnounced) {
   StoreHarness h(config(), &bans_.fallback, &bans_.mirror);
-  Reply made = run_ban_script(*server_, manual_ban_argv(keys_, "ip:192.0.2.2", "*", 5 * kMinute,
-                                                        kEscalation, 1000));
+  Reply made = run_ban_script(
+      *server_, manual_ban_argv(keys_, "ip:192.0.2.2", "*", 5 * kMinute, kEscalation, 1000));
   ASSERT_TRUE(parse_ban_step_reply(made.get()));
-  const BanOrder order{"ip:192.0.2.2", "login", "per-ip", kMinute, &kEscalation,
-                       BanSource::limit};
+  const BanOrder order{"ip:192.0.2.2", "login", "per-ip", kMinute, &kEscalation, BanSource::limit};
   const std::vector<LimitCall> calls = {{rate(1, kHour, 1), "login/per-ip/192.0.2.2", 12, &order}};
   h.admit(calls);
   const auto denied = h.admit(calls);
@@ -106,8 +105,8 @@ TEST_F(RedisStoreBansTest, ABanInForceMadeElsewhereIsReportedAndHeldNotAnnounced
 // ban in this process alone, kept until it ends whatever a later resync finds.
 TEST_F(RedisStoreBansTest, RedisStoppedTheFallbackBansWithoutAStall) {
   StoreHarness h(config(50'000'000), &bans_.fallback, &bans_.mirror);
-  const BanOrder order{"ip:192.0.2.3", "login", "per-ip", 2 * kMinute, &kEscalation,
-                       BanSource::limit};
+  const BanOrder order{"ip:192.0.2.3", "login",      "per-ip",
+                       2 * kMinute,    &kEscalation, BanSource::limit};
   const std::vector<LimitCall> calls = {{rate(1, kHour, 1), "login/per-ip/192.0.2.3", 13, &order}};
   ASSERT_TRUE(h.admit(calls));  // connected and scripts loaded
   server_->signal(SIGSTOP);
@@ -161,8 +160,8 @@ class RedisClusterBansTest : public ::testing::Test {
 TEST_F(RedisClusterBansTest, TheBanStepIsOneMoreScriptOnTheBansSlot) {
   StoreHarness h(config(), &bans_.fallback, &bans_.mirror);
   const std::string key = key_off_the_bans_node("login/per-ip/192.0.2.");
-  const BanOrder order{"ip:192.0.2.4", "login", "per-ip", 2 * kMinute, &kEscalation,
-                       BanSource::limit};
+  const BanOrder order{"ip:192.0.2.4", "login",      "per-ip",
+                       2 * kMinute,    &kEscalation, BanSource::limit};
   const std::vector<LimitCall> calls = {{rate(1, kHour, 1), key, 14, &order}};
   ASSERT_TRUE(h.admit(calls)->outcome.allowed);
   RedisServer& bans_node = cluster_->owner_of_slot(keys_.slot());
@@ -175,8 +174,7 @@ TEST_F(RedisClusterBansTest, TheBanStepIsOneMoreScriptOnTheBansSlot) {
   EXPECT_TRUE(denied->outcome.ban_made);
   EXPECT_EQ(denied->outcome.ban_count, 1);
   EXPECT_FALSE(denied->outcome.from_fallback);
-  EXPECT_EQ(command_calls(bans_node, "evalsha") + command_calls(bans_node, "eval") -
-                scripts_before,
+  EXPECT_EQ(command_calls(bans_node, "evalsha") + command_calls(bans_node, "eval") - scripts_before,
             1);
   EXPECT_EQ(Reply(bans_node.command({"EXISTS", keys_.ban("login", "ip:192.0.2.4")}))->integer, 1);
   EXPECT_TRUE(bans_.table.find("ip:192.0.2.4", "login", mono_ns()));
@@ -187,16 +185,15 @@ TEST_F(RedisClusterBansTest, TheBanStepIsOneMoreScriptOnTheBansSlot) {
   const auto again = h.admit(calls);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->outcome.ban_until_ns, denied->outcome.ban_until_ns);
-  EXPECT_EQ(command_calls(bans_node, "evalsha") + command_calls(bans_node, "eval") -
-                scripts_before,
+  EXPECT_EQ(command_calls(bans_node, "evalsha") + command_calls(bans_node, "eval") - scripts_before,
             1);
 }
 
 TEST_F(RedisClusterBansTest, TheBansNodeSilentTheDenialStandsAndTheBanIsMadeHere) {
   StoreHarness h(config(200'000'000), &bans_.fallback, &bans_.mirror);
   const std::string key = key_off_the_bans_node("login/per-ip/192.0.2.");
-  const BanOrder order{"ip:192.0.2.5", "login", "per-ip", 2 * kMinute, &kEscalation,
-                       BanSource::limit};
+  const BanOrder order{"ip:192.0.2.5", "login",      "per-ip",
+                       2 * kMinute,    &kEscalation, BanSource::limit};
   const std::vector<LimitCall> calls = {{rate(1, kHour, 1), key, 15, &order}};
   ASSERT_TRUE(h.admit(calls)->outcome.allowed);
   RedisServer& bans_node = cluster_->owner_of_slot(keys_.slot());
