@@ -16,13 +16,26 @@ void RedisBanMirror::made(Ban ban, std::int64_t now_ns, std::int64_t asked_ns) {
     if (BanEvents* events = bans_.events()) events->made(ban, now_ns);
     return;
   }
+  keep_own(ban, now_ns);
   bans_.hold(ban, now_ns, true);
 }
 
 bool RedisBanMirror::learned(Ban ban, std::int64_t now_ns, std::int64_t asked_ns) {
   if (lifted_since(ban.subject, asked_ns)) return false;
   ban.confirmed_ns = now_ns;
+  keep_own(ban, now_ns);
   return bans_.hold(ban, now_ns, false);
+}
+
+void RedisBanMirror::keep_own(Ban& ban, std::int64_t now_ns) {
+  // A ban the fallback made here during an outage stays this process's own (kept until it
+  // ends, whatever a resync finds) when Redis learns of the subject too, e.g. from a script
+  // that a stopped Redis ran late: the later of the two ends holds.
+  const auto held = bans_.table().get(ban.subject, ban.route);
+  if (held && held->confirmed_ns == 0 && held->until_ns > now_ns) {
+    ban.until_ns = std::max(ban.until_ns, held->until_ns);
+    ban.confirmed_ns = 0;
+  }
 }
 
 std::size_t RedisBanMirror::lift(const std::string& subject, std::int64_t now_ns, bool announce,

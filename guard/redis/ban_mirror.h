@@ -9,7 +9,9 @@
 // resync lifts the ones it did not confirm (lifted or evicted while this replica was not
 // listening) and keeps the local fallback's own. An unban leaves a note for a minute, so an
 // answer that left Redis before the unban (a resync page, a script's reply) cannot bring the
-// ban back.
+// ban back. A ban the local fallback made stays this process's own even when Redis learns of
+// the same (subject, route) later: kept until it ends, so an outage's bans are never cut short
+// by a Redis that lost them.
 #include <cstdint>
 #include <limits>
 #include <mutex>
@@ -46,6 +48,7 @@ class RedisBanMirror {
 
  private:
   bool lifted_since(const std::string& subject, std::int64_t since_ns);
+  void keep_own(Ban& ban, std::int64_t now_ns);
 
   LocalBans& bans_;
   std::mutex mu_;

@@ -223,5 +223,24 @@ TEST(RedisBanMirror, AnAnswerOlderThanAnUnbanDoesNotBringTheBanBack) {
   EXPECT_TRUE(bans.mirror.learned(ban, t0 + 700, RedisBanMirror::kNewest));
 }
 
+// A stopped Redis may run a script late and announce a ban the fallback already made here: the
+// fallback's ban stays this process's own (the later end), so Redis losing its data (a restart
+// without persistence) cannot cut it short at the next resync.
+TEST(RedisBanMirror, TheFallbacksOwnBanStaysOwnWhenRedisLearnsOfIt) {
+  ReplicaBans bans;
+  const std::int64_t t0 = mono_ns();
+  const BanOrder order{"ip:192.0.2.8", "login",      "per-ip",
+                       2 * kMinute,    &kEscalation, BanSource::limit};
+  ASSERT_TRUE(bans.local.make(order, t0).made);
+  Ban late{"ip:192.0.2.8", "login", t0 + 3 * kMinute, 1, "per-ip", BanSource::limit};
+  ASSERT_TRUE(bans.mirror.learned(late, t0 + 100, t0 + 50));
+  const auto held = bans.table.get("ip:192.0.2.8", "login");
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->confirmed_ns, 0);
+  EXPECT_EQ(held->until_ns, t0 + 3 * kMinute);
+  EXPECT_EQ(bans.mirror.drop_unconfirmed(t0 + 1000, t0 + 1000), 0u);
+  EXPECT_GT(bans.table.banned_until("ip:192.0.2.8", "login", t0 + 2000), 0);
+}
+
 }  // namespace
 }  // namespace edgeguard::testing
