@@ -56,12 +56,9 @@ void RedisBanSync::stop() {
   stopped_ = true;
   subscribe_timer_.cancel();
   resync_timer_.cancel();
-  ++channel_generation_;
-  if (channel_conn_) {
-    asio::post(io_, [old = std::shared_ptr<RedisConnection>(std::move(channel_conn_))] {});
-  }
+  ++channel_generation_;  // its last answer (nullptr, as it is freed) is ignored
   subscribed_ = false;
-  client_.close();
+  channel_conn_.reset();  // freed now: stop() runs from the drain, never inside its handler
 }
 
 // ---- the channel --------------------------------------------------------------------------

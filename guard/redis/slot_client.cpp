@@ -158,8 +158,4 @@ void RedisSlotClient::finish(const std::shared_ptr<Call>& call, const redisReply
   done(reply, error);
 }
 
-void RedisSlotClient::close() {
-  for (std::size_t i = 0; i < pool_.size(); ++i) pool_.drop_connections(pool_.at(i));
-}
-
 }  // namespace edgeguard

@@ -34,9 +34,6 @@ class RedisSlotClient {
   // EVALSHA `argv` (whose keys hash to `slot`); on NOSCRIPT, argv[0..1] become EVAL `source`.
   void run_script(int slot, std::vector<std::string> argv, std::string_view source, Done done);
 
-  // Drops every connection and fails what is in flight (shutting down).
-  void close();
-
  private:
   struct Call;
   void send(const std::shared_ptr<Call>& call, RedisNode& node, bool asking);
