@@ -354,8 +354,14 @@ TEST(RedisBansClusterE2e, ThreeMastersShareBansAcrossReplicas) {
   TempDir tmp;
   RedisCluster cluster(tmp.path());
   ASSERT_TRUE(cluster.ok());
+  // The first node listed (where each replica subscribes) is not the one serving the bans: a
+  // Cluster passes the script's PUBLISH on to every node's subscribers.
+  RedisServer& owner = cluster.owner_of_slot(cluster.key_slot("edgeguard:{bans}:index"));
+  std::vector<std::string> addresses = cluster.addresses();
+  std::stable_partition(addresses.begin(), addresses.end(),
+                        [&](const std::string& a) { return a != owner.address(); });
   std::string nodes;
-  for (const auto& addr : cluster.addresses()) nodes += (nodes.empty() ? "" : ", ") + addr;
+  for (const auto& addr : addresses) nodes += (nodes.empty() ? "" : ", ") + addr;
   const std::string yaml = policy("{nodes: [" + nodes + "], timeout: 1s}");
   ScratchDir dir_a, dir_b;
   Server a(dir_a, yaml), b(dir_b, yaml);
@@ -376,8 +382,9 @@ TEST(RedisBansClusterE2e, ThreeMastersShareBansAcrossReplicas) {
   ASSERT_TRUE(eventually([&] { return refused_as_banned(a, "other.example.net", "198.51.100.11"); },
                          1000ms));
 
+  EXPECT_GE(a.metric("edgeguard_redis_ban_messages_total").value_or(0), 2);
+  EXPECT_GE(b.metric("edgeguard_redis_ban_messages_total").value_or(0), 2);
   // Every ban in the {bans} slot, on the master that serves it.
-  RedisServer& owner = cluster.owner_of_slot(cluster.key_slot("edgeguard:{bans}:index"));
   Reply keys = owner.command({"KEYS", "edgeguard:{bans}:ban:*"});
   ASSERT_TRUE(keys && keys->type == REDIS_REPLY_ARRAY);
   EXPECT_EQ(keys->elements, 2u);
