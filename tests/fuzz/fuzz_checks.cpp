@@ -23,6 +23,8 @@
 #include "guard/crowdsec/decision_stream.h"
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
+#include "guard/redis/ban_keys.h"
+#include "guard/redis/ban_script.h"
 #include "guard/redis/cluster_slots.h"
 #include "guard/redis/gcra_call.h"
 #include "guard/replay/access_log.h"
@@ -402,6 +404,24 @@ void check_redis_reply(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// What read_ban_step promises: safe to add to a monotonic clock, and consistent.
+void check_ban_step(const BanStepReply& ban) {
+  FUZZ_CHECK(ban.left_ns >= 0 && ban.left_ns < kGcraReplyMaxNs);
+  FUZZ_CHECK(ban.count >= 0);
+  switch (ban.state) {
+    case BanStep::none:
+      FUZZ_CHECK(ban.left_ns == 0 && ban.count == 0);
+      break;
+    case BanStep::made:
+    case BanStep::in_force:
+      FUZZ_CHECK(ban.left_ns > 0 && ban.count >= 1);
+      break;
+    case BanStep::refused:
+      FUZZ_CHECK(ban.left_ns == 0);
+      break;
+  }
+}
+
 void check_gcra_reply(const std::uint8_t* data, std::size_t size) {
   // First byte: how many keys the script ran over (1..16, as a route has); the rest is RESP.
   if (size == 0) return;
@@ -410,18 +430,66 @@ void check_gcra_reply(const std::uint8_t* data, std::size_t size) {
     const auto verdict = parse_gcra_reply(reply, keys);
     if (!verdict) return;
     // Accepted only as the script's contract says, and safe to use: the denied index picks
-    // one of the keys and every time can be added to a monotonic clock.
-    FUZZ_CHECK(reply->type == REDIS_REPLY_ARRAY && reply->elements == 5);
-    for (std::size_t i = 0; i < 5; ++i) FUZZ_CHECK(reply->element[i]->type == REDIS_REPLY_INTEGER);
+    // one of the keys, every time can be added to a monotonic clock, and a ban is only
+    // reported for a denial.
+    FUZZ_CHECK(reply->type == REDIS_REPLY_ARRAY && reply->elements == 8);
+    for (std::size_t i = 0; i < 8; ++i) FUZZ_CHECK(reply->element[i]->type == REDIS_REPLY_INTEGER);
     FUZZ_CHECK(reply->element[0]->integer == (verdict->allowed ? 1 : 0));
     if (verdict->allowed) {
       FUZZ_CHECK(verdict->denied == -1);
+      FUZZ_CHECK(verdict->ban.state == BanStep::none);
     } else {
       FUZZ_CHECK(verdict->denied >= 0 && static_cast<std::size_t>(verdict->denied) < keys);
       FUZZ_CHECK(reply->element[1]->integer == verdict->denied);
     }
     for (std::int64_t t : {verdict->retry_after_ns, verdict->remaining, verdict->reset_ns}) {
       FUZZ_CHECK(t >= 0 && t < kGcraReplyMaxNs);
+    }
+    check_ban_step(verdict->ban);
+  });
+}
+
+void check_ban_record(const BanRecord& r) {
+  FUZZ_CHECK(r.count >= 1);
+  FUZZ_CHECK(r.until_ms >= 0);
+  FUZZ_CHECK(!r.subject.empty() && r.subject.size() <= kMaxBanText);
+  FUZZ_CHECK(r.reason.size() <= kMaxBanText);
+  FUZZ_CHECK(!r.scope.empty() && r.scope.find(':') == std::string::npos);
+}
+
+void check_ban_message(const std::uint8_t* data, std::size_t size) {
+  // The bans' messages (pub/sub) and records (key values) as text, and the same bytes as RESP
+  // replies of the ban script. Accepted text is canonical: it formats back to the same bytes.
+  const std::string_view text = as_view(data, size);
+  if (const auto record = parse_ban_record(text)) {
+    check_ban_record(*record);
+    FUZZ_CHECK(format_ban_record(*record) == text);
+  }
+  if (const auto message = parse_ban_message(text)) {
+    if (message->kind == BanMessage::Kind::unban) {
+      FUZZ_CHECK(!message->record.subject.empty() && "unban " + message->record.subject == text);
+    } else {
+      FUZZ_CHECK(message->left_ns >= 1 && message->left_ns < kGcraReplyMaxNs);
+      check_ban_record(message->record);
+      FUZZ_CHECK("ban " + std::to_string(message->left_ns) + " " +
+                     format_ban_record(message->record) ==
+                 text);
+    }
+  }
+  for_each_reply(text, [&](const redisReply* reply) {
+    if (const auto step = parse_ban_step_reply(reply)) {
+      FUZZ_CHECK(step->state != BanStep::none);
+      check_ban_step(*step);
+    }
+    if (const auto lifted = parse_unban_reply(reply)) FUZZ_CHECK(*lifted >= 0);
+    if (const auto page = parse_resync_reply(reply)) {
+      FUZZ_CHECK(!page->cursor.empty());
+      for (char c : page->cursor) FUZZ_CHECK(c >= '0' && c <= '9');
+      FUZZ_CHECK(page->bans.size() + page->unreadable == (reply->elements - 1) / 2);
+      for (const auto& [record, left_ms] : page->bans) {
+        check_ban_record(record);
+        FUZZ_CHECK(left_ms > 0 && left_ms < kGcraReplyMaxNs / 1'000'000);
+      }
     }
   });
 }

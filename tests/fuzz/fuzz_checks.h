@@ -27,6 +27,7 @@ void check_nodes_headscale(const std::uint8_t* data, std::size_t size);
 void check_nodes_list(const std::uint8_t* data, std::size_t size);
 void check_redis_reply(const std::uint8_t* data, std::size_t size);
 void check_gcra_reply(const std::uint8_t* data, std::size_t size);
+void check_ban_message(const std::uint8_t* data, std::size_t size);
 void check_admin_request(const std::uint8_t* data, std::size_t size);
 void check_crowdsec_stream(const std::uint8_t* data, std::size_t size);
 void check_access_log(const std::uint8_t* data, std::size_t size);
@@ -43,6 +44,7 @@ inline constexpr FuzzTarget kTargets[] = {
     {"nodes_list", check_nodes_list},
     {"redis_reply", check_redis_reply},
     {"gcra_reply", check_gcra_reply},
+    {"ban_message", check_ban_message},
     {"admin_request", check_admin_request},
     {"crowdsec_stream", check_crowdsec_stream},
     {"access_log", check_access_log},

@@ -21,7 +21,7 @@ fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(forward_auth xff path host policy nodes_tailscale_status nodes_tailscale_api
-           nodes_headscale nodes_list redis_reply gcra_reply admin_request
+           nodes_headscale nodes_list redis_reply gcra_reply ban_message admin_request
            crowdsec_stream access_log)
 fi
 
