@@ -191,26 +191,7 @@ void Replay::add_malformed(std::string_view source, std::uint64_t line, std::str
 void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t line) {
   ++totals_.lines;
   // The request as Traefik would have described it to edgeguard.
-  ForwardHeaders h;
-  h.method = rec.method;
-  h.host = rec.request_host;
-  h.uri = rec.path;
-  h.method_present = h.host_present = h.uri_present = true;
-  h.client_ip_present = true;
-  if (rec.header_present[0] && header_is_xff_) {
-    // trustForwardHeader: true sends "<incoming X-Forwarded-For>, <peer>".
-    joined_.assign(rec.headers[0]);
-    joined_ += ", ";
-    joined_ += rec.client_host;
-    h.client_ip = joined_;
-  } else if (rec.header_present[0]) {
-    h.client_ip = rec.headers[0];
-  } else {
-    h.client_ip = rec.client_host;  // header not logged: the peer, what depth 1 reads
-  }
-  for (std::size_t i = 0; i < kMaxKeyHeaders && i + 1 < kMaxRecordHeaders; ++i) {
-    h.key_headers[i] = rec.headers[i + 1];
-  }
+  const ForwardHeaders h = forwarded_headers(rec, header_is_xff_, joined_);
   const ParseOutcome parsed =
       parse_forward_request(h, policy_.client_ip.header, snapshot_.client_ip, scratch_);
   if (!parsed.ok()) {

@@ -21,6 +21,7 @@
 #include "guard/core/decide.h"
 #include "guard/crowdsec/decision_set.h"
 #include "guard/crowdsec/decision_stream.h"
+#include "guard/failures/failure_webhook.h"
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
 #include "guard/redis/cluster_slots.h"
@@ -29,6 +30,7 @@
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/host_normalize.h"
+#include "guard/request/login_name.h"
 #include "guard/request/path_normalize.h"
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_list_parser.h"
@@ -597,6 +599,64 @@ void check_access_log(const std::uint8_t* data, std::size_t size) {
     const auto back = parse_rfc3339_ns(format_rfc3339(first.start_ns));
     FUZZ_CHECK(back && *back == first.start_ns - first.start_ns % 1'000'000'000);
   }
+}
+
+// The failures webhook's body (POST /v1/failures): whatever the bytes, a refusal names a short
+// printable field; an accepted batch holds 1..kMaxFailureBatch reports, each with a route of the
+// policy that has failure limits and a client address or a username (a success: a username).
+void check_failure_reports(const std::uint8_t* data, std::size_t size) {
+  static const std::shared_ptr<const Policy> policy = [] {
+    const auto load = parse_policy(R"(routes:
+  - name: login
+    hosts: [auth.example.net]
+    failure_limits:
+      - {name: user, average: 5, period: 15m, burst: 5, key: username}
+      - {name: ip, average: 5, period: 15m, burst: 5, key: client_ip}
+  - name: plain
+    hosts: [plain.example.net]
+)",
+                                   "fuzz.yaml");
+    FUZZ_CHECK(load.policy != nullptr);
+    return load.policy;
+  }();
+  FieldError error;
+  const auto reports = parse_failure_reports(as_view(data, size), *policy, &error);
+  if (!reports) {
+    FUZZ_CHECK(!error.detail.empty());
+    FUZZ_CHECK(error.field.size() <= 80);
+    for (char c : error.field) FUZZ_CHECK(c >= 0x20 && c < 0x7f);
+    return;
+  }
+  FUZZ_CHECK(!reports->empty() && reports->size() <= kMaxFailureBatch);
+  for (const FailureReport& r : *reports) {
+    FUZZ_CHECK(r.route == "login");
+    FUZZ_CHECK(r.client_ip.has_value() || !r.username.empty());
+    if (r.success) FUZZ_CHECK(!r.username.empty());
+  }
+}
+
+// The login name in a forwarded body: the first byte picks the media type, the rest is the body.
+// A name found is canonical (trimmed, lower case, no control character, bounded) and canonical
+// again unchanged; a form body's name never holds '&'.
+void check_login_name(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return;
+  static constexpr std::string_view kTypes[] = {"application/json",
+                                                "application/x-www-form-urlencoded; charset=UTF-8",
+                                                "application/vnd.api+json", "text/plain"};
+  const std::string_view type = kTypes[data[0] % 4];
+  std::array<char, kMaxUsernameBytes> out;
+  const std::string_view name =
+      extract_username(type, as_view(data + 1, size - 1), "uid_field", out);
+  if (name.empty()) return;
+  FUZZ_CHECK(type != "text/plain");
+  FUZZ_CHECK(name.size() <= kMaxUsernameBytes);
+  FUZZ_CHECK(name.front() != ' ' && name.back() != ' ');
+  for (char c : name) {
+    FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+    FUZZ_CHECK(!(c >= 'A' && c <= 'Z'));
+  }
+  std::array<char, kMaxUsernameBytes> again;
+  FUZZ_CHECK(canonical_username(name, again) == name);
 }
 
 }  // namespace edgeguard::fuzz
