@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "guard/accesslog/access_log_follower.h"
 #include "guard/admin/admin_router.h"
-#include "guard/failures/access_log_follower.h"
 #include "guard/failures/failure_recorder.h"
 #include "guard/service/service.h"
 

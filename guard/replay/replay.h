@@ -18,12 +18,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "guard/accesslog/access_log.h"
 #include "guard/bans/ban_table.h"
 #include "guard/bans/local_bans.h"
 #include "guard/core/decision.h"
 #include "guard/pipeline/pipeline.h"
 #include "guard/pipeline/snapshot.h"
-#include "guard/replay/access_log.h"
 #include "guard/request/forward_request.h"
 #include "guard/store/local_store.h"
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "guard/accesslog/access_log.h"
 #include "guard/admin/admin_response.h"
 #include "guard/admin/admin_router.h"
 #include "guard/admin/ban_request.h"
@@ -26,7 +27,6 @@
 #include "guard/http/response.h"
 #include "guard/redis/cluster_slots.h"
 #include "guard/redis/gcra_call.h"
-#include "guard/replay/access_log.h"
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/host_normalize.h"

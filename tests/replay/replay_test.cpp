@@ -16,9 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include "guard/accesslog/access_log.h"
+#include "guard/accesslog/log_reader.h"
 #include "guard/config/policy_loader.h"
-#include "guard/replay/access_log.h"
-#include "guard/replay/log_reader.h"
 
 namespace edgeguard {
 namespace {

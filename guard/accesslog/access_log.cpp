@@ -1,4 +1,4 @@
-#include "guard/replay/access_log.h"
+#include "guard/accesslog/access_log.h"
 
 #include <cstdio>
 #include <cstring>
