@@ -1,10 +1,10 @@
 #include "tests/support/redis_fixture.h"
 
+#include "tests/support/ports.h"
+
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,18 +28,6 @@ TempDir::~TempDir() {
 
 namespace {
 
-bool port_free(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
@@ -58,23 +46,6 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
 
 }  // namespace
 
-int free_port(bool with_bus_port) {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    const int port = ntohs(addr.sin_port);
-    if (!with_bus_port) return port;
-    if (port + 10000 <= 65535 && port_free(port + 10000)) return port;
-  }
-  return 0;
-}
-
 int run_program(const std::vector<std::string>& argv, const fs::path& log,
                 std::chrono::seconds timeout) {
   const pid_t pid = spawn(argv, log);
@@ -91,7 +62,11 @@ int run_program(const std::vector<std::string>& argv, const fs::path& log,
 
 RedisServer::RedisServer(const fs::path& dir, std::vector<std::string> extra, bool cluster)
     : dir_(dir), extra_(std::move(extra)), cluster_(cluster) {
-  port_ = free_port(cluster);
+  // redis-server cannot listen on port 0 and report it: the port (and a Cluster node's bus
+  // port, instead of port + 10000, which lies in the ephemeral range) is reserved for this
+  // process (tests/support/ports.h).
+  port_ = reserve_port();
+  if (cluster_) bus_port_ = reserve_port();
   for (int i = 0; i + 1 < static_cast<int>(extra_.size()); ++i) {
     if (extra_[static_cast<std::size_t>(i)] == "--requirepass") {
       password = extra_[static_cast<std::size_t>(i) + 1];
@@ -106,6 +81,7 @@ RedisServer::~RedisServer() {
 
 bool RedisServer::start() {
   if (pid_ > 0) return true;
+  if (port_ == 0 || (cluster_ && bus_port_ == 0)) return false;
   std::vector<std::string> argv = {"redis-server",
                                    "--port",
                                    std::to_string(port_),
@@ -122,9 +98,9 @@ bool RedisServer::start() {
                                    "--protected-mode",
                                    "no"};
   if (cluster_) {
-    argv.insert(argv.end(),
-                {"--cluster-enabled", "yes", "--cluster-config-file",
-                 "nodes-" + std::to_string(port_) + ".conf", "--cluster-node-timeout", "5000"});
+    argv.insert(argv.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
+                             "nodes-" + std::to_string(port_) + ".conf", "--cluster-node-timeout",
+                             "5000", "--cluster-port", std::to_string(bus_port_)});
   }
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   pid_ = spawn(argv, dir_ / ("redis-" + std::to_string(port_) + ".log"));

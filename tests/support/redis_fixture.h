@@ -1,7 +1,8 @@
 #pragma once
-// Real redis-server processes for tests: each on a free loopback port, in its own temporary
-// directory, killed (and its directory removed) when the object goes away, even when an
-// assertion failed. Children also die with the test process (PR_SET_PDEATHSIG).
+// Real redis-server processes for tests: each on a loopback port reserved for this test process
+// (tests/support/ports.h), in its own temporary directory, killed (and its directory removed)
+// when the object goes away, even when an assertion failed. Children also die with the test process
+// (PR_SET_PDEATHSIG).
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
@@ -54,6 +55,7 @@ class RedisServer {
   std::vector<std::string> extra_;
   bool cluster_;
   int port_ = 0;
+  int bus_port_ = 0;
   pid_t pid_ = -1;
 };
 
@@ -70,9 +72,6 @@ bool wait_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds
   }
   return done();
 }
-
-// A free loopback TCP port (and, for a cluster node, port + 10000 free too).
-int free_port(bool with_bus_port);
 
 // Runs a program to completion (bounded); returns its exit status or -1.
 int run_program(const std::vector<std::string>& argv, const std::filesystem::path& log,
