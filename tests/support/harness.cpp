@@ -353,12 +353,18 @@ void Server::signal(int sig) const {
 }
 
 std::string Server::admin_get(const std::string& path) {
-  Conn c(admin_port_);
-  if (!c.ok() || !c.send("GET " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")) {
-    return "";
-  }
-  const HttpResponse r = c.read_response();
+  const HttpResponse r = admin_request("GET", path);
   return r.status == 200 ? r.body : "";
+}
+
+HttpResponse Server::admin_request(const std::string& method, const std::string& path) {
+  Conn c(admin_port_);
+  const std::string length = method == "POST" || method == "PUT" ? "Content-Length: 0\r\n" : "";
+  if (!c.ok() || !c.send(method + " " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n" +
+                         length + "\r\n")) {
+    return {};
+  }
+  return c.read_response();
 }
 
 std::optional<double> Server::metric(const std::string& name_and_labels) {

@@ -136,6 +136,8 @@ class Server {
 
   // GET on the admin listener; the whole body, or "" on failure.
   std::string admin_get(const std::string& path);
+  // Any method on the admin listener, the whole response (status 0 when none came).
+  HttpResponse admin_request(const std::string& method, const std::string& path);
   // The value of one metric line (exact name and labels as rendered), or nullopt when absent.
   std::optional<double> metric(const std::string& name_and_labels);
 
