@@ -81,10 +81,13 @@ TEST(RedisLifecycleE2e, SigtermWithDecisionsWaitingOnRedisAnswersThemAndExitsCle
   ASSERT_TRUE(redis.running());
   ScratchDir dir;
   // One loop (so a round trip proves the waiting requests were read); a timeout long enough
-  // that the requests are surely still waiting when SIGTERM comes.
-  Server server(dir, policy("{address: " + redis.address() + ", timeout: 1s, on_error: deny}"));
+  // that the requests are surely still waiting when the drain begins.
+  Server server(dir, policy("{address: " + redis.address() + ", timeout: 3s, on_error: deny}"));
   ASSERT_TRUE(server.started()) << server.stderr_text();
   ASSERT_EQ(call_once(server.port(), login("198.51.100.1")).status, 200);
+  Conn idle(server.port());  // its close says the loop has begun draining
+  ASSERT_TRUE(idle.send(render(call_from("open.test", "198.51.100.98"))));
+  ASSERT_EQ(idle.read_response().status, 200);
 
   redis.signal(SIGSTOP);
   std::vector<Conn> waiting;
@@ -96,6 +99,11 @@ TEST(RedisLifecycleE2e, SigtermWithDecisionsWaitingOnRedisAnswersThemAndExitsCle
   ASSERT_EQ(call_once(server.port(), call_from("open.test", "198.51.100.99")).status, 200);
 
   server.signal(SIGTERM);
+  ASSERT_TRUE(idle.wait_closed(5000ms));
+  for (std::size_t i = 0; i < waiting.size(); ++i) {
+    ASSERT_TRUE(waiting[i].stays_open(0ms)) << "answered before the drain began: the machine "
+                                               "was too slow for this test's 3 s margin";
+  }
   for (std::size_t i = 0; i < waiting.size(); ++i) {
     SCOPED_TRACE("request " + std::to_string(i));
     const HttpResponse r = waiting[i].read_response(10000ms);

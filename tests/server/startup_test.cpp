@@ -197,6 +197,9 @@ TEST_F(Admin, AnUnknownPathIs404AndAnyMethodButGetIs405) {
 TEST_F(Admin, OnSigtermReadinessStopsAnsweringWhileInFlightRequestsFinish) {
   start();  // one loop: the round trip below proves the half request has been read
   EXPECT_EQ(server_->admin_request("GET", "/readyz").status, 200);
+  Conn idle(server_->port());
+  ASSERT_TRUE(idle.send(render(Call{})));
+  ASSERT_EQ(idle.read_response().status, 200);
   Conn busy(server_->port());
   const std::string req = render(Call{});
   ASSERT_TRUE(busy.send(req.substr(0, req.size() / 2)));
@@ -206,7 +209,9 @@ TEST_F(Admin, OnSigtermReadinessStopsAnsweringWhileInFlightRequestsFinish) {
   // Draining: a load balancer asking /readyz is refused, so it sends no new traffic...
   EXPECT_TRUE(eventually([&] { return !Conn(server_->admin_port()).ok(); }))
       << "the admin listener still accepts while draining";
-  // ...while the process still runs, waiting for the request it holds.
+  // ...while the process still runs, waiting for the request it holds. (The idle connection
+  // closing says the loop has begun draining, which the answer below depends on.)
+  EXPECT_TRUE(idle.wait_closed(5000ms));
   EXPECT_TRUE(server_->running());
   ASSERT_TRUE(busy.send(req.substr(req.size() / 2)));
   const HttpResponse r = busy.read_response();
