@@ -7,8 +7,13 @@
 // later token is refused. The reservation stands, so the token schedule never restarts from
 // "now": paced faster than the rate, a client gets exactly the rate in the long run. Plain GCRA
 // with tolerance T × burst instead refuses an arrival a little early, and the next admission
-// starts the schedule again from its own arrival: with burst 1 and arrivals at 4× the rate,
-// Traefik's own test admits about 85% of `average` that way.
+// starts the schedule again from its own arrival: with burst 1 and arrivals at 4× the rate (a
+// case of Traefik's own test), that admits about 85% of `average`.
+//
+// It also made Redis mode admit fewer than local mode: there each decision is taken on Redis's
+// clock after a trip of varying length, and the deny cache judges a later request against a
+// deadline measured through an earlier request's trip. Each such difference (tens of µs) that
+// fell the wrong way cost a whole gap between requests; a window of maxDelay absorbs them.
 //
 // In GCRA terms the reservation is one more term in the tolerance, tau = T × burst + maxDelay,
 // with the same single TAT per key, the same check and the same update. A full bucket still

@@ -33,7 +33,7 @@ PacedRun run_paced_load(int port, const TraefikRateCase& c, const std::string& r
     PacedSample s;
     s.send = Clock::now();
     const bool sent = conn.send(request);
-    const HttpResponse r = sent ? conn.read_response(5000ms) : HttpResponse{};
+    const HttpResponse r = sent ? conn.read_response(10000ms) : HttpResponse{};
     s.answer = Clock::now();
     s.status = r.status;
     run.samples.push_back(s);

@@ -41,14 +41,14 @@ class StoreUnderTest {
     if (store == Store::redis) {
       redis_ = std::make_unique<RedisServer>(tmp_.path());
       ok_ = redis_->running();
-      // A generous timeout: this is about accuracy, not faults (no store error is checked).
-      yaml_ = "store: {type: redis, redis: {address: " + redis_->address() + ", timeout: 1s}}\n";
+      // A generous timeout: this is about accuracy, not faults (expect_no_fallback checks).
+      yaml_ = "store: {type: redis, redis: {address: " + redis_->address() + ", timeout: 3s}}\n";
     } else if (store == Store::cluster) {
       cluster_ = std::make_unique<RedisCluster>(tmp_.path());
       ok_ = cluster_->ok();
       std::string nodes;
       for (const auto& a : cluster_->addresses()) nodes += (nodes.empty() ? "" : ", ") + a;
-      yaml_ = "store: {type: redis, redis: {nodes: [" + nodes + "], timeout: 1s}}\n";
+      yaml_ = "store: {type: redis, redis: {nodes: [" + nodes + "], timeout: 3s}}\n";
     }
   }
   bool ok() const { return ok_; }
