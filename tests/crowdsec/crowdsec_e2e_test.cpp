@@ -34,6 +34,7 @@ struct Options {
   std::string captcha = "deny";
   std::string key_file = "crowdsec-key";
   bool report = false;
+  bool catch_all = false;  // a last route without hosts, paths or methods
 };
 
 // Routes: `app` (the rule on), `erp` (crowdsec: off), `trial` (crowdsec: shadow), `login` (a
@@ -70,8 +71,8 @@ std::string policy(const Options& o) {
          "    hosts: [auth.example.net]\n"
          "    limits:\n"
          "      - {name: per-ip, average: 1, period: 1h, burst: 1, key: client_ip,\n"
-         "         ban: {for: 10m}}\n"
-         "default: allow\n";
+         "         ban: {for: 10m}}\n" +
+         (o.catch_all ? "  - name: everything-else\n" : "") + "default: allow\n";
 }
 
 json::object body_of(const HttpResponse& r) {
@@ -300,6 +301,18 @@ TEST_F(CrowdsecE2e, AReloadAppliesARoutesModeAndRefusesAChangedCrowdsecSection) 
   EXPECT_EQ(ask("app.example.net", "198.51.100.70").status, 200);
   expect_crowdsec_denial(ask("auth.example.net", "198.51.100.70"), "e2e/ssh-bf");  // still on
   ASSERT_TRUE(pulled_since_now()) << "the puller stopped with the reload";
+}
+
+// A request that matches no route gets `default` and no rule judges it; a catch-all route at
+// the end (README, "Which requests it judges") brings unlisted hosts under the rule.
+TEST_F(CrowdsecE2e, ACatchAllRouteBringsUnlistedHostsUnderTheRule) {
+  decisions("add", {"--ip", "198.51.100.80", "--duration", "1h", "--reason", "e2e/ssh-bf"});
+  serve({.catch_all = true});
+  const HttpResponse r = ask("nowhere.example.net", "198.51.100.80");
+  expect_crowdsec_denial(r, "e2e/ssh-bf");
+  EXPECT_EQ(field(body_of(r), "route"), "everything-else");
+  EXPECT_EQ(ask("nowhere.example.net", "198.51.100.81").status, 200);
+  EXPECT_EQ(ask("erp.example.net", "198.51.100.80").status, 200);  // still off
 }
 
 // What a request costs must not depend on LAPI: a request that waited on a pull would wait for
