@@ -232,6 +232,11 @@ void Session::do_write() {
     const bool more = close_after_write_ && !keep_alive_ && read_len_ == 0;
     boost::system::error_code ec;
     const std::size_t n = socket_.send_now(out_.data(), out_.size(), more, ec);
+    if (n == out_.size() && !close_after_write_) {
+      // A connection that stays open reads its next request through the loop: the direct path
+      // is for the first request only (and never recurses from one request into the next).
+      socket_.register_with_loop(ec);
+    }
     if (n == out_.size() || (ec && ec != asio::error::would_block)) {
       on_write(ec);
       return;
