@@ -18,6 +18,10 @@
 #include <cstring>
 #include <string_view>
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "head_scanner.h reads words as little-endian"
+#endif
+
 namespace edgeguard {
 
 struct HeadScan {
@@ -57,29 +61,44 @@ inline std::uint64_t below_or_del(std::uint64_t w, std::uint64_t n) {
   return below | ((del - kOnes) & ~del & kHighs);
 }
 
+// The first byte of an 8-byte word (memory order, little-endian) that `below_or_del` flags:
+// its lowest flag is exact (a borrow only runs towards higher bytes).
+inline unsigned first_flagged(std::uint64_t mask) {
+  return static_cast<unsigned>(__builtin_ctzll(mask)) / 8;
+}
+
 // Skips bytes allowed in a field value (HTAB, SP..~, obs-text) and returns the first other
 // one (CR ends a value; any other control is an error), or `end`.
 inline const char* skip_value(const char* p, const char* end) {
-  for (;;) {
-    while (end - p >= 8 && below_or_del(load8(p), 0x20) == 0) p += 8;
-    for (const char* stop = end - p >= 8 ? p + 8 : end; p < stop; ++p) {
-      const auto c = static_cast<unsigned char>(*p);
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return p;
+  while (end - p >= 8) {
+    const std::uint64_t mask = below_or_del(load8(p), 0x20);
+    if (mask == 0) {
+      p += 8;
+      continue;
     }
-    if (p == end) return end;
+    p += first_flagged(mask);
+    if (*p != '\t') return p;
+    ++p;
   }
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return p;
+  }
+  return end;
 }
 
 // Skips request-target bytes (Beast's is_pathchar: anything but controls, SP and DEL).
 inline const char* skip_target(const char* p, const char* end) {
-  for (;;) {
-    while (end - p >= 8 && below_or_del(load8(p), 0x21) == 0) p += 8;
-    for (const char* stop = end - p >= 8 ? p + 8 : end; p < stop; ++p) {
-      const auto c = static_cast<unsigned char>(*p);
-      if (c < 0x21 || c == 0x7f) return p;
-    }
-    if (p == end) return end;
+  while (end - p >= 8) {
+    const std::uint64_t mask = below_or_del(load8(p), 0x21);
+    if (mask != 0) return p + first_flagged(mask);
+    p += 8;
   }
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x21 || c == 0x7f) return p;
+  }
+  return end;
 }
 
 inline bool iequals(std::string_view a, std::string_view lower) {
