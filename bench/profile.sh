@@ -126,9 +126,10 @@ if [[ " $what " == *" instructions "* ]]; then
           ((${t:-0} > 0)) || continue
           callgrind_annotate --inclusive=no "$f" 2>/dev/null | awk -v n="$n" -v top="$top" '
             /^-+$/ { dashes++; next }
-            dashes >= 3 && $1 ~ /^[0-9,]+$/ && shown < top {
-              v = $1; gsub(",", "", v); $1 = ""; sub(/\(.*\)[^)]*$/, "", $0)
-              printf "    %8.0f %s\n", v / n, substr($0, 1, 110); shown++
+            dashes >= 5 && $1 ~ /^[0-9,]+$/ && shown < top {
+              v = $1; gsub(",", "", v); f = $0
+              sub(/^ *[0-9,]+ +\( *[0-9.]+%\) +/, "", f); sub(/^[^:]*:/, "", f); sub(/\(.*$/, "", f)
+              printf "    %8.0f %s\n", v / n, f; shown++
             }'
         done
       fi
