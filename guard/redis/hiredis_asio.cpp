@@ -1,5 +1,7 @@
 #include "guard/redis/hiredis_asio.h"
 
+#include <boost/asio/post.hpp>
+
 namespace edgeguard {
 
 namespace asio = boost::asio;
@@ -66,10 +68,27 @@ void HiredisAsioAdapter::del_read(void* p) {
   static_cast<HiredisAsioAdapter*>(p)->want_read_ = false;
 }
 
+void HiredisAsioAdapter::post_flush() {
+  if (flush_posted_ || ac_ == nullptr) return;
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    if (self->ac_ == nullptr || !self->want_write_) return;
+    self->flushing_ = true;
+    redisAsyncHandleWrite(self->ac_);  // may free the context
+    self->flushing_ = false;
+  });
+}
+
 void HiredisAsioAdapter::add_write(void* p) {
   auto* self = static_cast<HiredisAsioAdapter*>(p);
   self->want_write_ = true;
-  self->arm_write();
+  // Until connected, the writable event is what tells hiredis the connect finished.
+  if (self->flushing_ || self->ac_ == nullptr || (self->ac_->c.flags & REDIS_CONNECTED) == 0) {
+    self->arm_write();
+  } else {
+    self->post_flush();
+  }
 }
 
 void HiredisAsioAdapter::del_write(void* p) {

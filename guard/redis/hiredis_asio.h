@@ -4,6 +4,11 @@
 // `stream_descriptor::async_wait` and hand control back. One io_context per thread and
 // single-threaded, so there are no locks.
 //
+// Writes do not wait for writability once connected (a connected socket nearly always is, and
+// each wait cost an epoll_ctl and a loop turn): the first command of a loop turn posts one
+// flush, which writes every command queued by then in one write(); only a write that would
+// block waits for the socket.
+//
 // Lifetime: the adapter keeps itself alive until hiredis frees the context (the cleanup hook),
 // and each pending wait holds a reference, so a wait that completes after the context is gone
 // finds the adapter still there and does nothing.
@@ -39,6 +44,7 @@ class HiredisAsioAdapter : public std::enable_shared_from_this<HiredisAsioAdapte
 
   void arm_read();
   void arm_write();
+  void post_flush();
 
   redisAsyncContext* ac_;
   boost::asio::posix::stream_descriptor socket_;
@@ -48,6 +54,8 @@ class HiredisAsioAdapter : public std::enable_shared_from_this<HiredisAsioAdapte
   bool want_write_ = false;
   bool read_pending_ = false;
   bool write_pending_ = false;
+  bool flush_posted_ = false;
+  bool flushing_ = false;  // inside redisAsyncHandleWrite: more to write means it would block
 };
 
 }  // namespace edgeguard
