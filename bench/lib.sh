@@ -119,6 +119,18 @@ redis_store_sed() {
   echo "s/^  type: local.*/  type: redis\\n  redis: {address: 127.0.0.1:$redis_port, timeout: 20ms, on_error: local}/"
 }
 
+# Commands Redis has executed so far (INFO commandstats), not counting the INFO calls: "SENT ALL",
+# SENT = commands edgeguard sent (EVALSHA and the rest), ALL = those plus the commands the limit
+# script runs inside Redis (TIME, GET, SET, DEL).
+redis_calls() {
+  redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '
+    /^cmdstat_/ && $1 != "cmdstat_info" {
+      all += $3
+      if ($1 !~ /^cmdstat_(time|get|set|del)$/) sent += $3
+    }
+    END { print sent + 0, all + 0 }'
+}
+
 # CPU time (utime + stime, clock ticks) of a process and its direct children (nginx's workers).
 cpu_ticks() {
   local total=0 p t

@@ -55,18 +55,6 @@ edgeguard_bin=$build_dir/guard/edgeguard
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
 
-# Commands Redis has executed so far (INFO commandstats), not counting the INFO calls: "SENT ALL",
-# SENT = commands edgeguard sent (EVALSHA and the rest), ALL = those plus the commands the limit
-# script runs inside Redis (TIME, GET, SET, DEL).
-redis_calls() {
-  redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '
-    /^cmdstat_/ && $1 != "cmdstat_info" {
-      all += $3
-      if ($1 !~ /^cmdstat_(time|get|set|del)$/) sent += $3
-    }
-    END { print sent + 0, all + 0 }'
-}
-
 # wrk latency like "334.00us", "5.12ms", "1.02s" -> microseconds
 to_us() {
   awk -v v="$1" 'BEGIN {

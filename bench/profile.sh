@@ -81,11 +81,18 @@ if [[ " $what " == *" syscalls "* ]]; then
       strace -f -c -o "$run_dir/strace-$name-$mode.txt" "${pids[@]}" 2>/dev/null &
       tracer=$!
       sleep 0.5
+      redis_before="0 0"
+      [[ $name == edgeguard-redis ]] && redis_before=$(redis_calls)
       n=$(load "$name" "$mode")
+      sent=
+      if [[ $name == edgeguard-redis ]]; then
+        sent=$(awk -v b="$redis_before" -v a="$(redis_calls)" -v n="$n" \
+          'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[1] - x[1]) / n }')
+      fi
       kill -INT "$tracer"
       wait "$tracer" 2>/dev/null || true
       echo
-      echo "syscalls per request: $name $mode ($n requests under strace)"
+      echo "syscalls per request: $name $mode ($n requests under strace${sent:+; $sent Redis commands sent per request})"
       awk -v n="$n" '
         /^[ ]*[0-9.]+[ ]+[0-9.]+[ ]+[0-9]+[ ]+[0-9]+/ {
           calls = $4; errors = ($6 == "") ? 0 : $5; name = ($6 == "") ? $5 : $6
