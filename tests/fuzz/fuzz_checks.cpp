@@ -35,6 +35,7 @@
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_list_parser.h"
 #include "guard/text/rfc3339.h"
+#include "tests/fuzz/parser_differential.h"
 
 namespace edgeguard::fuzz {
 namespace {
@@ -122,6 +123,28 @@ void check_responses(std::string_view out) {
 }
 
 }  // namespace
+
+// The one-pass head scan reads what Beast reads, or declines: the same outcomes, bytes consumed
+// and captured values with it as without it, under the example policy's capture plan and under
+// one that also keeps bodies and two key headers. Small header limits reach the limit paths.
+void check_forward_auth_scanner(const std::uint8_t* data, std::size_t size) {
+  static const Policy& policy = example_policy();
+  static const CapturePlan plan(policy.client_ip.header, policy.key_header_names);
+  static const CapturePlan body_plan("X-Real-Ip", {"X-Api-Key", "Cookie"}, true);
+  const std::string_view in = as_view(data, size);
+  for (const CapturePlan* p : {&plan, &body_plan}) {
+    for (const std::uint32_t limit : {8192u, 64u}) {
+      const auto fast = edgeguard::testing::read_requests(in, *p, true, limit);
+      const auto beast = edgeguard::testing::read_requests(in, *p, false, limit);
+      if (fast.record != beast.record) {
+        std::fprintf(stderr, "scanner:\n%s\nbeast:\n%s\n", fast.record.c_str(),
+                     beast.record.c_str());
+      }
+      FUZZ_CHECK(fast.record == beast.record);
+      FUZZ_CHECK(beast.scanned == 0);
+    }
+  }
+}
 
 void check_forward_auth(const std::uint8_t* data, std::size_t size) {
   static const Policy& policy = example_policy();

@@ -17,6 +17,7 @@ struct FuzzTarget {
 };
 
 void check_forward_auth(const std::uint8_t* data, std::size_t size);
+void check_forward_auth_scanner(const std::uint8_t* data, std::size_t size);
 void check_xff(const std::uint8_t* data, std::size_t size);
 void check_path(const std::uint8_t* data, std::size_t size);
 void check_host(const std::uint8_t* data, std::size_t size);
@@ -35,6 +36,7 @@ void check_login_name(const std::uint8_t* data, std::size_t size);
 
 inline constexpr FuzzTarget kTargets[] = {
     {"forward_auth", check_forward_auth},
+    {"forward_auth_scanner", check_forward_auth_scanner},
     {"xff", check_xff},
     {"path", check_path},
     {"host", check_host},
