@@ -9,12 +9,15 @@
 namespace edgeguard {
 
 struct StoreWiring::Impl {
-  explicit Impl(Service& s) : service(s) {}
+  Impl(Service& s, boost::asio::io_context& io) : service(s), maintenance(io) {}
   Service& service;
+  boost::asio::io_context& maintenance;
   std::shared_ptr<RedisSharedState> redis;  // null in local mode
   std::unique_ptr<RedisBanMirror> mirror;
   std::unique_ptr<RedisBanSync> ban_sync;
   std::unique_ptr<RedisBanAuthority> ban_authority;
+  // The stores point at the mirror: declared after it, destroyed before it.
+  std::unique_ptr<RedisLimitStore> maintenance_store;
   std::vector<std::unique_ptr<RedisLimitStore>> per_thread;
   Histogram redis_seconds;
   MetricsRegistry::Registration registration;
@@ -68,7 +71,7 @@ RedisStoreConfig redis_config(const RedisSettings& s, std::size_t bans_max_activ
 
 StoreWiring::StoreWiring(Service& service, const Policy& policy,
                          boost::asio::io_context& maintenance)
-    : impl_(std::make_unique<Impl>(service)) {
+    : impl_(std::make_unique<Impl>(service, maintenance)) {
   Impl* impl = impl_.get();
   impl->registration = service.metrics().add([impl](MetricsWriter& w) { impl->write_metrics(w); });
   if (policy.settings.store.type != StoreType::redis) return;
@@ -99,6 +102,15 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy,
 }
 
 StoreWiring::~StoreWiring() = default;
+
+LimitStore& StoreWiring::maintenance_store() {
+  if (!impl_->redis) return impl_->service.local_store();
+  if (!impl_->maintenance_store) {
+    impl_->maintenance_store = std::make_unique<RedisLimitStore>(impl_->maintenance, impl_->redis,
+                                                                 &impl_->service.local_store());
+  }
+  return *impl_->maintenance_store;
+}
 
 BanAuthority* StoreWiring::ban_authority() {
   return impl_->ban_authority.get();

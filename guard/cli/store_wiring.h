@@ -22,6 +22,9 @@ class StoreWiring {
   // Empty when the stores could be built; else why not (a startup error).
   const std::string& error() const { return error_; }
   StoreFactory factory();
+  // The store for work on the maintenance loop (failure reports): the local store, or in Redis
+  // mode a Redis store of the maintenance loop's own.
+  LimitStore& maintenance_store();
   // Redis mode: the admin API's bans (in Redis, so every replica applies them); null in local
   // mode, where the service's own table answers.
   BanAuthority* ban_authority();

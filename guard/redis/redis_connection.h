@@ -83,8 +83,7 @@ class RedisConnection {
   bool connected_ = false;
   bool closing_ = false;
   std::string last_error_;
-  std::vector<const char*> argv_ptrs_;
-  std::vector<std::size_t> argv_lens_;
+  std::string format_buf_;  // the command being queued, in RESP
   // hiredis keeps a SUBSCRIBE's callback for every message and calls it a last time with
   // nullptr when the context is freed, so the handler is owned here, not per reply.
   std::unique_ptr<ReplyHandler> subscription_;

@@ -22,8 +22,8 @@ constexpr std::size_t kKeptBodyCapacity = 4096;
 
 }  // namespace
 
-Session::Session(Worker& worker, asio::ip::tcp::socket socket, IpAddress peer)
-    : worker_(worker), socket_(std::move(socket)), peer_(peer), timer_(worker.io()) {
+Session::Session(Worker& worker, int fd, bool v6, IpAddress peer)
+    : worker_(worker), socket_(worker.io(), fd, v6), peer_(peer), timer_(worker.io()) {
   const auto& server = worker_.snapshot()->policy->server;
   header_limit_ = server.max_header_bytes;
   // One uninitialised block per connection: the read buffer (a full header block plus room
@@ -42,8 +42,7 @@ Session::~Session() {
 void Session::start() {
   const auto& server = worker_.snapshot()->policy->server;
   deadline_ = monotonic_ns() + server.idle_timeout_ns;
-  arm_timer(server.idle_timeout_ns);
-  do_read();
+  do_read();  // the timer is armed when the connection first waits (ensure_timer)
 }
 
 void Session::close_if_idle() {
@@ -51,10 +50,21 @@ void Session::close_if_idle() {
 }
 
 void Session::arm_timer(std::int64_t after_ns) {
+  timer_armed_ = true;
   timer_.expires_after(std::chrono::nanoseconds(after_ns));
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->on_timer();
+    if (ec) return;  // cancelled by close() or replaced by a new expiry: still armed
+    self->timer_armed_ = false;
+    self->on_timer();
   });
+}
+
+// A call answered from the bytes that came with the connection never waits, so never needs a
+// timer: one is armed only before the first wait.
+void Session::ensure_timer() {
+  if (!timer_armed_ && !closed_) {
+    arm_timer(std::max<std::int64_t>(deadline_ - monotonic_ns(), 1'000'000));
+  }
 }
 
 // One timer per connection, re-armed lazily: requests only move `deadline_`.
@@ -72,7 +82,7 @@ void Session::on_timer() {
 // deadline the timer was armed for, and a slow-loris client must not get the idle one. Only this
 // (rare) state re-arms, so complete requests cost no timer update.
 void Session::fire_by_deadline() {
-  if (timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {
+  if (timer_armed_ && timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {
     arm_timer(std::max<std::int64_t>(deadline_ - monotonic_ns(), 1'000'000));
   }
 }
@@ -83,6 +93,20 @@ void Session::do_read() {
     reply_protocol_error(431, "request headers exceed " + std::to_string(header_limit_) + " bytes");
     return;
   }
+  if (socket_.direct()) {  // not yet waited: the request is usually there already
+    boost::system::error_code ec;
+    const std::size_t n = socket_.recv_now(read_buf() + read_len_, read_capacity_ - read_len_, ec);
+    if (ec != asio::error::would_block) {
+      on_read(ec, n);
+      return;
+    }
+    socket_.register_with_loop(ec);
+    if (ec) {
+      close();
+      return;
+    }
+  }
+  ensure_timer();
   socket_.async_read_some(asio::buffer(read_buf() + read_len_, read_capacity_ - read_len_),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
@@ -140,6 +164,11 @@ void Session::process() {
     do_write();
   } else if (!closed_) {
     if (read_len_ == 0 && !parser_) {  // between requests (a parser mid-body is not idle)
+      // Idle once the drain has begun (it was busy when the drain closed the idle ones): done.
+      if (worker_.draining()) {
+        close();
+        return;
+      }
       deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.idle_timeout_ns;
     } else {
       fire_by_deadline();
@@ -164,12 +193,20 @@ void Session::handle_request() {
   if (progress == ForwardAuthHandler::Progress::answered) return;
   // Hold the pipeline until the shared store answers on this thread.
   waiting_store_ = true;
+  ensure_timer();
   worker_.store().admit_async(handler_.calls(), handler_.started_ns(), false,
                               [self = shared_from_this()](const LimitOutcome& outcome) {
                                 self->waiting_store_ = false;
                                 if (self->closed_) {
                                   self->handler_.abandon();
                                   return;
+                                }
+                                if (self->worker_.draining() && self->keep_alive_) {
+                                  // The drain began while the store answered: this answer is
+                                  // the connection's last, and says so.
+                                  self->keep_alive_ = false;
+                                  self->close_after_write_ = true;
+                                  self->handler_.end_keep_alive();
                                 }
                                 self->handler_.finish(outcome, self->out_);
                                 self->release_body();
@@ -201,6 +238,29 @@ void Session::reply_protocol_error(int status, const std::string& detail) {
 void Session::do_write() {
   if (closed_ || writing_) return;
   writing_ = true;
+  if (socket_.direct()) {
+    // The answer to a call that asked to close, with nothing behind it: held for the close that
+    // follows, so the FIN leaves in the same segment (one packet fewer for both ends).
+    const bool more = close_after_write_ && !keep_alive_ && read_len_ == 0;
+    boost::system::error_code ec;
+    const std::size_t n = socket_.send_now(out_.data(), out_.size(), more, ec);
+    if (n == out_.size() && !close_after_write_) {
+      // A connection that stays open reads its next request through the loop: the direct path
+      // is for the first request only (and never recurses from one request into the next).
+      socket_.register_with_loop(ec);
+    }
+    if (n == out_.size() || (ec && ec != asio::error::would_block)) {
+      on_write(ec);
+      return;
+    }
+    out_.erase(0, n);
+    socket_.register_with_loop(ec);
+    if (ec) {
+      on_write(ec);
+      return;
+    }
+  }
+  ensure_timer();
   asio::async_write(socket_, asio::buffer(out_),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       self->on_write(ec);
@@ -220,9 +280,8 @@ void Session::on_write(boost::system::error_code ec) {
 void Session::close() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ignored;
   timer_.cancel();
-  socket_.close(ignored);
+  socket_.close_now();
 }
 
 }  // namespace edgeguard

@@ -13,6 +13,7 @@
 
 #include "guard/http/forward_auth_parser.h"
 #include "guard/net/ip_address.h"
+#include "guard/server/accepted_socket.h"
 #include "guard/server/forward_auth_handler.h"
 
 namespace edgeguard {
@@ -21,7 +22,8 @@ class Worker;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket, IpAddress peer);
+  // `fd`: a non-blocking descriptor from accept4 (the session owns it).
+  Session(Worker& worker, int fd, bool v6, IpAddress peer);
   ~Session();
 
   void start();
@@ -33,6 +35,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void arm_timer(std::int64_t after_ns);
+  void ensure_timer();
   void on_timer();
   void fire_by_deadline();
   void do_read();
@@ -48,7 +51,7 @@ class Session : public std::enable_shared_from_this<Session> {
   char* read_buf() { return buffers_.get(); }
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  AcceptedSocket socket_;
   IpAddress peer_;
   boost::asio::steady_timer timer_;
   std::int64_t deadline_ = 0;
@@ -65,6 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool waiting_store_ = false;
   bool writing_ = false;
   bool closed_ = false;
+  bool timer_armed_ = false;  // armed only once the connection has to wait for something
 };
 
 }  // namespace edgeguard
