@@ -106,8 +106,10 @@ StoreWiring::~StoreWiring() = default;
 LimitStore& StoreWiring::maintenance_store() {
   if (!impl_->redis) return impl_->service.local_store();
   if (!impl_->maintenance_store) {
-    impl_->maintenance_store = std::make_unique<RedisLimitStore>(impl_->maintenance, impl_->redis,
-                                                                 &impl_->service.local_store());
+    // With the ban mirror, as the io threads' stores: a failure limit's ban is held (and
+    // logged) here at once, and reaches the other replicas by the script's PUBLISH.
+    impl_->maintenance_store = std::make_unique<RedisLimitStore>(
+        impl_->maintenance, impl_->redis, &impl_->service.local_store(), impl_->mirror.get());
   }
   return *impl_->maintenance_store;
 }
