@@ -93,6 +93,36 @@ mutant ban-escalation-off guard/bans/ban.cpp \
 # Failures (the lead adds): e.g. a failure that does not count, or a login success not resetting.
 # Usernames (the lead adds): e.g. the username read from the query instead of the body.
 
+# Bans in Redis (issue 12; issues 13 and 17 across replicas).
+mutant redis-ban-not-published guard/redis/ban_script.cpp \
+  "redis.call('PUBLISH', channel, 'ban ' .. num(dur_ns) .. ' ' .. value)" \
+  "local unpublished = value" \
+  e2e_tests '^RedisBansE2e\.ABanMadeOnOneReplica'
+mutant redis-unban-not-published guard/redis/ban_script.cpp \
+  "redis.call('PUBLISH', channel, 'unban ' .. subject)" \
+  "local unpublished = subject" \
+  e2e_tests '^RedisBansE2e\.AnUnban'
+mutant redis-escalation-forgotten guard/redis/ban_script.cpp \
+  "n = (tonumber(redis.call('HGET', counts, subject)) or 0) + 1" \
+  "n = 1" \
+  e2e_tests '^RedisBansEscalationE2e\.'
+mutant redis-ban-in-force-remade guard/redis/ban_script.cpp \
+  'if left > 0 then return {2, left * 1000000, count} end' \
+  'if left < 0 then return {2, left * 1000000, count} end' \
+  redis_tests '^RedisStoreBansTest\.ABanInForce'
+mutant redis-no-resync-on-subscribe guard/redis/redis_ban_sync.cpp \
+  'resync();  // what was published while nobody here listened' \
+  ';' \
+  e2e_tests '^RedisBansLateReplicaE2e\.'
+mutant redis-fallback-ban-cut-short guard/redis/ban_mirror.cpp \
+  'if (held && held->confirmed_ns == 0 && held->until_ns > now_ns) {' \
+  'if (held && held->confirmed_ns == 0 && held->until_ns > now_ns && false) {' \
+  redis_tests '^RedisBanMirror\.TheFallbacksOwnBan'
+mutant redis-failure-ban-not-held guard/cli/store_wiring.cpp \
+  'impl_->maintenance, impl_->redis, &impl_->service.local_store(), impl_->mirror.get());' \
+  'impl_->maintenance, impl_->redis, &impl_->service.local_store(), nullptr);' \
+  e2e_tests '^RedisBansFailuresE2e\.'
+
 # The missing paths issue 19 listed, each with its planted bug.
 mutant redirects-uncapped guard/redis/redis_limit_store.cpp \
   'if (shared_->cluster() && group.redirects < kMaxRedirects) {' \
