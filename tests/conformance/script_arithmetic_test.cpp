@@ -23,6 +23,8 @@ namespace edgeguard::testing {
 namespace {
 
 constexpr std::string_view kClockCall = "local t = redis.call('TIME')";
+// A ban section is told by the arguments' count: the clock's two do not make one.
+constexpr std::string_view kBanSectionTest = "local bans = #ARGV > 1 + 2 * n";
 
 // The script with its clock taken from the last two arguments.
 std::string script_on_given_clock() {
@@ -30,6 +32,9 @@ std::string script_on_given_clock() {
   const auto at = s.find(kClockCall);
   if (at == std::string::npos) return "";
   s.replace(at, kClockCall.size(), "local t = {ARGV[#ARGV - 1], ARGV[#ARGV]}");
+  const auto bans = s.find(kBanSectionTest);
+  if (bans == std::string::npos) return "";
+  s.replace(bans, kBanSectionTest.size(), "local bans = #ARGV > 3 + 2 * n");
   return s;
 }
 
@@ -48,7 +53,8 @@ std::vector<long long> eval(const RedisServer& redis, const std::string& script,
 
 TEST(ScriptArithmetic, TheScriptDecidesAsGcraCheckOnTheSameClock) {
   const std::string script = script_on_given_clock();
-  ASSERT_FALSE(script.empty()) << "the script no longer reads its clock with " << kClockCall;
+  ASSERT_FALSE(script.empty()) << "the script no longer reads its clock with " << kClockCall
+                               << " or tells a ban section with " << kBanSectionTest;
   TempDir tmp;
   RedisServer redis(tmp.path());
   ASSERT_TRUE(redis.running());
@@ -88,7 +94,11 @@ TEST(ScriptArithmetic, TheScriptDecidesAsGcraCheckOnTheSameClock) {
       const std::int64_t clock = now / 1000 * 1000;  // TIME's microseconds
       const GcraResult want = gcra_check(tat, clock, rate);
       const std::vector<long long> got = eval(redis, script, key, rate, now);
-      ASSERT_EQ(got.size(), 5u) << "rate " << ri << " request " << i;
+      // The verdict's five, then the ban's three (state, ns left, count): no ban ordered here.
+      ASSERT_EQ(got.size(), 8u) << "rate " << ri << " request " << i;
+      EXPECT_EQ(got[5], 0) << "rate " << ri << " request " << i;
+      EXPECT_EQ(got[6], 0) << "rate " << ri << " request " << i;
+      EXPECT_EQ(got[7], 0) << "rate " << ri << " request " << i;
       ASSERT_EQ(got[0], want.allowed ? 1 : 0) << "rate " << ri << " request " << i;
       if (want.allowed) {
         EXPECT_EQ(got[3], want.remaining) << "rate " << ri << " request " << i;
