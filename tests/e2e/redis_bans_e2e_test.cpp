@@ -373,7 +373,10 @@ TEST(RedisBansBoundE2e, ManyDistinctOffendersKeepTheActiveSetBounded) {
   Reply index = redis.command({"ZCARD", "edgeguard:{bans}:index"});
   ASSERT_TRUE(index && index->type == REDIS_REPLY_INTEGER);
   EXPECT_LE(index->integer, 40);
-  EXPECT_GE(index->integer, 30);
+  // Full, the quarter nearest their end gives way, with every ban that ends in the same
+  // millisecond as the last of them (Redis's ends are in ms: bans made back to back tie), so a
+  // few more than 10 may go: the index is bounded, not emptied.
+  EXPECT_GE(index->integer, 20);
   // The latest offender is among those held everywhere.
   EXPECT_TRUE(refused_as_banned(b, "other.example.net", "10.1.149.1"));
 }
