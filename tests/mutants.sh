@@ -106,9 +106,9 @@ mutant admin-stays-open-on-drain guard/cli/serve_command.cpp \
   'admin.close();' \
   ';' \
   server_tests '^Admin\.OnSigterm'
-mutant admin-takes-any-method guard/admin/admin_server.cpp \
-  'if (request_.method() != http::verb::get && request_.method() != http::verb::head) {' \
-  'if (false) {' \
+mutant admin-takes-any-method guard/admin/admin_router.cpp \
+  'return endpoint == request || (endpoint == http::verb::get && request == http::verb::head);' \
+  'return true;' \
   server_tests '^Admin\.'
 mutant missing-geoip-ignored guard/service/service.cpp \
   'if (!geo_->load(error)) return false;' \
@@ -122,6 +122,12 @@ mutant bad-request-just-closes guard/server/session.cpp \
   'write_protocol_error(out_, status, detail);' \
   '(void)detail;' \
   server_tests '^ServerTest\.AbsurdInput'
+
+# Issue 12 (bans), added by the lead.
+mutant removed-route-bans-linger guard/service/service.cpp \
+  'lapse_bans_of_removed_routes(*previous, *load.policy);' \
+  '(void)previous;' \
+  e2e_tests '^BansE2e\.ABanOnARouteAReloadRemovesLapses'
 
 # ---- running them ------------------------------------------------------------------------
 selected=("$@")

@@ -44,6 +44,8 @@ class BanTable {
   std::size_t remove(std::string_view subject, std::int64_t now_ns);
   // Lifts the ban of (subject, route) only.
   bool remove(std::string_view subject, std::string_view route, std::int64_t now_ns);
+  // Lifts every ban on `route` (a reload removed it). Returns how many were active.
+  std::size_t remove_route(std::string_view route, std::int64_t now_ns);
 
   std::vector<Ban> list(std::int64_t now_ns) const;  // active bans, soonest end first
   std::size_t active(std::int64_t now_ns) const;
