@@ -89,9 +89,18 @@ mutant ban-escalation-off guard/bans/ban.cpp \
   'if (n <= 1) return std::min(for_ns, e.max_ns);' \
   'return std::min(for_ns, e.max_ns);' \
   e2e_tests '^BansEscalationE2e\.'
-# CrowdSec (the lead adds): e.g. a decision's expiry ignored, or LAPI down emptying the list.
-# Failures (the lead adds): e.g. a failure that does not count, or a login success not resetting.
-# Usernames (the lead adds): e.g. the username read from the query instead of the body.
+mutant crowdsec-expiry-ignored guard/crowdsec/decision_set.cpp \
+  'if (it->active(now_ns)) return it;' \
+  'if (it->active(now_ns) || true) return it;' \
+  crowdsec_tests '^CrowdsecDecisionSet\.ExpiryIsHonouredBetweenPulls$'
+mutant login-success-keeps-failures guard/failures/failure_recorder.cpp \
+  'store_.reset(charge->calls.view());' \
+  ';' \
+  e2e_tests '^FailuresE2e\.ALoginThatWorksForgetsTheAccountsFailures$'
+mutant username-case-sensitive guard/request/login_name.cpp \
+  'out[i] = ascii_lower(out[i]);' \
+  'out[i] = static_cast<char>(c);' \
+  e2e_tests '^(FailuresE2e\.AnAccountAttacked|LockoutExample\.AnAccountTried)'
 
 # The missing paths issue 19 listed, each with its planted bug.
 mutant redirects-uncapped guard/redis/redis_limit_store.cpp \
@@ -108,7 +117,7 @@ mutant admin-stays-open-on-drain guard/cli/serve_command.cpp \
   server_tests '^Admin\.OnSigterm'
 mutant admin-takes-any-method guard/admin/admin_router.cpp \
   'return endpoint == request || (endpoint == http::verb::get && request == http::verb::head);' \
-  'return true;' \
+  'return endpoint == request || endpoint != request;' \
   server_tests '^Admin\.'
 mutant missing-geoip-ignored guard/service/service.cpp \
   'if (!geo_->load(error)) return false;' \
