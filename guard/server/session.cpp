@@ -164,6 +164,11 @@ void Session::process() {
     do_write();
   } else if (!closed_) {
     if (read_len_ == 0 && !parser_) {  // between requests (a parser mid-body is not idle)
+      // Idle once the drain has begun (it was busy when the drain closed the idle ones): done.
+      if (worker_.draining()) {
+        close();
+        return;
+      }
       deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.idle_timeout_ns;
     } else {
       fire_by_deadline();
@@ -195,6 +200,13 @@ void Session::handle_request() {
                                 if (self->closed_) {
                                   self->handler_.abandon();
                                   return;
+                                }
+                                if (self->worker_.draining() && self->keep_alive_) {
+                                  // The drain began while the store answered: this answer is
+                                  // the connection's last, and says so.
+                                  self->keep_alive_ = false;
+                                  self->close_after_write_ = true;
+                                  self->handler_.end_keep_alive();
                                 }
                                 self->handler_.finish(outcome, self->out_);
                                 self->release_body();

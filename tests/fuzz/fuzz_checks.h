@@ -31,6 +31,8 @@ void check_gcra_reply(const std::uint8_t* data, std::size_t size);
 void check_admin_request(const std::uint8_t* data, std::size_t size);
 void check_crowdsec_stream(const std::uint8_t* data, std::size_t size);
 void check_access_log(const std::uint8_t* data, std::size_t size);
+void check_failure_reports(const std::uint8_t* data, std::size_t size);
+void check_login_name(const std::uint8_t* data, std::size_t size);
 
 inline constexpr FuzzTarget kTargets[] = {
     {"forward_auth", check_forward_auth},
@@ -48,6 +50,8 @@ inline constexpr FuzzTarget kTargets[] = {
     {"admin_request", check_admin_request},
     {"crowdsec_stream", check_crowdsec_stream},
     {"access_log", check_access_log},
+    {"failure_reports", check_failure_reports},
+    {"login_name", check_login_name},
 };
 
 }  // namespace edgeguard::fuzz
