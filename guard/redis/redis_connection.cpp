@@ -4,6 +4,7 @@
 
 #include "guard/net/host_port.h"
 #include "guard/redis/hiredis_asio.h"
+#include "guard/redis/reply_pool.h"
 
 namespace edgeguard {
 
@@ -32,6 +33,7 @@ RedisConnection::RedisConnection(asio::io_context& io, RedisEndpoint endpoint,
     redisAsyncFree(ac);
     return;
   }
+  ac->c.reader->fn = pooled_reply_functions();  // replies without a calloc per element
   adapter_ = HiredisAsioAdapter::attach(ac, io, [this] {
     ac_ = nullptr;
     connected_ = false;
