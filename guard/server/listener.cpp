@@ -18,6 +18,9 @@ namespace asio = boost::asio;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(50);
 // accept4 errors that belong to one connection (see accept(2)): skip it, up to this many a turn.
 constexpr int kSkippedPerTurn = 16;
+// Connections accepted (and, most of them, answered) in one loop turn before the loop polls its
+// other descriptors again.
+constexpr int kAcceptedPerTurn = 16;
 
 bool resource_error(int e) {
   return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EBADF || e == EINVAL ||
@@ -128,15 +131,15 @@ bool Listener::open(const asio::ip::tcp::endpoint& ep, int defer_seconds, std::s
 void Listener::start(OnAccept on_accept, void* context) {
   on_accept_ = on_accept;
   context_ = context;
-  arm();
+  arm(true);
 }
 
-void Listener::arm() {
+void Listener::arm(bool speculative) {
   if (armed_ || fd_ < 0) return;
   armed_ = true;
   op_->ec_ = boost::system::error_code();
   // Speculative: accept4 runs now; the operation waits for an edge only after EAGAIN.
-  reactor_.start_op(asio::detail::reactor::read_op, fd_, data_, op_.get(), true, true);
+  reactor_.start_op(asio::detail::reactor::read_op, fd_, data_, op_.get(), true, speculative);
 }
 
 void Listener::on_complete() {
@@ -151,12 +154,35 @@ void Listener::on_complete() {
     ++accept_errors_;
     retry_.expires_after(kAcceptRetry);
     retry_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) arm();  // on cancel the listener may be gone: `this` is not touched
+      if (!ec) arm(true);  // on cancel the listener may be gone: `this` is not touched
     });
     return;
   }
-  if (fd >= 0) on_accept_(context_, fd, op_->peer);
-  arm();
+  if (fd < 0) {
+    arm(true);
+    return;
+  }
+  on_accept_(context_, fd, op_->peer);
+  // The backlog is drained here rather than one connection per loop turn: each turn costs an
+  // epoll_wait, and with a connection per request (Traefik) that was one per request. The
+  // drain stops at EAGAIN, and then the wait need not try accept4 again first: no readiness
+  // is seen between that EAGAIN and the wait being queued (both happen in this handler, and
+  // the reactor only polls between handlers), so the next connection's edge finds it queued.
+  for (int n = 1; n < kAcceptedPerTurn && fd_ >= 0; ++n) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int next =
+        ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (next < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        arm(false);
+        return;
+      }
+      break;  // anything else: the operation's own handling (skip or back off)
+    }
+    on_accept_(context_, next, peer);
+  }
+  arm(true);
 }
 
 void Listener::close() {

@@ -65,7 +65,8 @@ class Listener {
     sockaddr_storage peer{};
   };
 
-  void arm();
+  // `speculative`: try accept4 at once (false right after an accept4 saw EAGAIN).
+  void arm(bool speculative);
   void on_complete();
 
   boost::asio::io_context& io_;
