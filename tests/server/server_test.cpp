@@ -734,6 +734,24 @@ TEST_F(ServerTest, ABacklogOfConnectionsIsAcceptedInOneTurnWithinTheLimit) {
   EXPECT_EQ(late.read_response().status, 200);
 }
 
+TEST_F(ServerTest, ABacklogLargerThanOneTurnTakesIsServedWhole) {
+  // One turn accepts a bounded number of connections; the rest of the backlog, whose readiness
+  // the loop has already seen, must be taken in the next turns without a new connection coming.
+  start(config("", "{rate_limited: 429, forbidden: 403}", "[127.0.0.0/8]", 1));
+  server_->signal(SIGSTOP);
+  Call call = to_host("erp.example.test");
+  call.extra = {{"Connection", "close"}};
+  std::vector<Conn> queued;
+  for (int i = 0; i < 40; ++i) {
+    queued.emplace_back(port());
+    ASSERT_TRUE(queued.back().send(render(call))) << i;
+  }
+  server_->signal(SIGCONT);
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    EXPECT_EQ(queued[i].read_response().status, 200) << "connection " << i;
+  }
+}
+
 // ---- drain -------------------------------------------------------------------------------
 
 TEST_F(ServerTest, SigtermAnswersTheInFlightRequestAndExitsCleanly) {
