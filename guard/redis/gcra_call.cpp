@@ -1,28 +1,46 @@
 #include "guard/redis/gcra_call.h"
 
+#include <charconv>
+
 namespace edgeguard {
+
+namespace {
+
+// Through a buffer: a number fits a string's inline capacity, so no allocation.
+void assign_number(std::string& out, long long v) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.assign(digits, end);
+}
+
+}  // namespace
+
+void gcra_redis_key(std::string& out, std::string_view prefix, std::string_view key) {
+  out.clear();
+  out.reserve(prefix.size() + key.size() + 2);
+  out.append(prefix).append("{").append(key).append("}");
+}
 
 std::string gcra_redis_key(std::string_view prefix, std::string_view key) {
   std::string out;
-  out.reserve(prefix.size() + key.size() + 2);
-  out.append(prefix).append("{").append(key).append("}");
+  gcra_redis_key(out, prefix, key);
   return out;
 }
 
-std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
-                                           std::span<const GcraRate> rates, GcraScriptMode mode) {
-  std::vector<std::string> argv;
-  argv.reserve(4 + 3 * keys.size());
-  argv.emplace_back("EVALSHA");
-  argv.emplace_back(gcra_script_sha1());
-  argv.push_back(std::to_string(keys.size()));
-  for (std::string& key : keys) argv.push_back(std::move(key));
-  argv.push_back(std::to_string(static_cast<int>(mode)));
+void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
+                       std::span<const std::string_view> keys, std::span<const GcraRate> rates,
+                       GcraScriptMode mode) {
+  argv.resize(4 + 3 * keys.size());
+  argv[0].assign("EVALSHA");
+  argv[1].assign(gcra_script_sha1());
+  assign_number(argv[2], static_cast<long long>(keys.size()));
+  for (std::size_t i = 0; i < keys.size(); ++i) gcra_redis_key(argv[3 + i], prefix, keys[i]);
+  std::size_t a = gcra_mode_arg(keys.size());
+  assign_number(argv[a++], static_cast<int>(mode));
   for (const GcraRate& rate : rates) {
-    argv.push_back(std::to_string(rate.emission_ns));
-    argv.push_back(std::to_string(rate.tolerance_ns));
+    assign_number(argv[a++], rate.emission_ns);
+    assign_number(argv[a++], rate.tolerance_ns);
   }
-  return argv;
 }
 
 void gcra_argv_to_eval(std::vector<std::string>& argv) {

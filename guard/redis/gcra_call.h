@@ -21,9 +21,15 @@ namespace edgeguard {
 // so in a Cluster per-client keys spread over every master.
 std::string gcra_redis_key(std::string_view prefix, std::string_view key);
 
-// EVALSHA sha numkeys KEYS... mode (T tau)...: `keys` and `rates` are parallel.
-std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
-                                           std::span<const GcraRate> rates, GcraScriptMode mode);
+// Writes `prefix{key}` into `out` (its capacity reused).
+void gcra_redis_key(std::string& out, std::string_view prefix, std::string_view key);
+
+// EVALSHA sha numkeys KEYS... mode (T tau)...: `keys` (limit keys, written as gcra_redis_key
+// with `prefix`) and `rates` are parallel. Written into `argv`, reusing the capacity of the
+// strings already there: the store recycles its requests, so a command costs no allocation.
+void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
+                       std::span<const std::string_view> keys, std::span<const GcraRate> rates,
+                       GcraScriptMode mode);
 // Where the mode sits in an argv built for `keys` keys (a refund re-sends it with another mode).
 inline std::size_t gcra_mode_arg(std::size_t keys) {
   return 3 + keys;

@@ -59,6 +59,14 @@ class RedisConnection {
   // usable. Otherwise `handler` runs exactly once.
   bool command(std::span<const std::string_view> argv, ReplyHandler handler);
 
+  // The same with a plain function and its context instead of a std::function, which costs an
+  // allocation per command (two with hiredis's privdata): for the request path.
+  using RawReplyHandler = void (*)(void* context, redisReply* reply);
+  template <RawReplyHandler F>
+  bool command(std::span<const std::string_view> argv, void* context) {
+    return queue(argv, &raw_reply<F>, context);
+  }
+
   // Fails the connection now: pending handlers receive nullptr.
   void close();
 
@@ -66,6 +74,12 @@ class RedisConnection {
   static void on_connect(const redisAsyncContext* ac, int status);
   static void on_disconnect(const redisAsyncContext* ac, int status);
   static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  template <RawReplyHandler F>
+  static void raw_reply(redisAsyncContext*, void* reply, void* privdata) {
+    F(privdata, static_cast<redisReply*>(reply));
+  }
+  // Writes argv as RESP and queues it; `fn` null: the reply is dropped.
+  bool queue(std::span<const std::string_view> argv, redisCallbackFn* fn, void* privdata);
   void fail(std::string why);
 
   RedisEndpoint endpoint_;
