@@ -78,8 +78,8 @@ mutant deny-cache-never-expires guard/redis/deny_cache.cpp \
 
 # One per feature since.
 mutant replay-charges-nothing guard/replay/replay.cpp \
-  'pipeline_.decide(snapshot_, parsed.request, now, *store_, false);' \
-  'pipeline_.decide(snapshot_, parsed.request, now, *store_, true);' \
+  'const Decision& d = pipeline_.decide(*snapshot_, parsed.request, now, *store_, false);' \
+  'const Decision& d = pipeline_.decide(*snapshot_, parsed.request, now, *store_, true);' \
   e2e_tests '^SameVerdict\.'
 mutant ban-exemption-ignored guard/core/decide.cpp \
   '!policy.bans.exempt.contains(ip);' \
@@ -104,8 +104,8 @@ mutant username-case-sensitive guard/request/login_name.cpp \
 
 # The missing paths issue 19 listed, each with its planted bug.
 mutant redirects-uncapped guard/redis/redis_limit_store.cpp \
-  'if (shared_->cluster() && group.redirects < kMaxRedirects) {' \
-  'if (shared_->cluster()) {' \
+  'if (routing_ && group.redirects < kMaxRedirects) {' \
+  'if (routing_) {' \
   e2e_tests '^RedisLifecycleE2e\.ARedirectLoop'
 mutant drain-keeps-store-waiters-alive guard/server/session.cpp \
   'if (self->worker_.draining() && self->keep_alive_) {' \
