@@ -78,8 +78,8 @@ mutant deny-cache-never-expires guard/redis/deny_cache.cpp \
 
 # One per feature since.
 mutant replay-charges-nothing guard/replay/replay.cpp \
-  'pipeline_.decide(snapshot_, parsed.request, now, *store_, false);' \
-  'pipeline_.decide(snapshot_, parsed.request, now, *store_, true);' \
+  'const Decision& d = pipeline_.decide(*snapshot_, parsed.request, now, *store_, false);' \
+  'const Decision& d = pipeline_.decide(*snapshot_, parsed.request, now, *store_, true);' \
   e2e_tests '^SameVerdict\.'
 mutant ban-exemption-ignored guard/core/decide.cpp \
   '!policy.bans.exempt.contains(ip);' \
@@ -89,9 +89,18 @@ mutant ban-escalation-off guard/bans/ban.cpp \
   'if (n <= 1) return std::min(for_ns, e.max_ns);' \
   'return std::min(for_ns, e.max_ns);' \
   e2e_tests '^BansEscalationE2e\.'
-# CrowdSec (the lead adds): e.g. a decision's expiry ignored, or LAPI down emptying the list.
-# Failures (the lead adds): e.g. a failure that does not count, or a login success not resetting.
-# Usernames (the lead adds): e.g. the username read from the query instead of the body.
+mutant crowdsec-expiry-ignored guard/crowdsec/decision_set.cpp \
+  'if (it->active(now_ns)) return it;' \
+  'if (it->active(now_ns) || true) return it;' \
+  crowdsec_tests '^CrowdsecDecisionSet\.ExpiryIsHonouredBetweenPulls$'
+mutant login-success-keeps-failures guard/failures/failure_recorder.cpp \
+  'store_.reset(charge->calls.view());' \
+  ';' \
+  e2e_tests '^FailuresE2e\.ALoginThatWorksForgetsTheAccountsFailures$'
+mutant username-case-sensitive guard/request/login_name.cpp \
+  'out[i] = ascii_lower(out[i]);' \
+  'out[i] = static_cast<char>(c);' \
+  e2e_tests '^(FailuresE2e\.AnAccountAttacked|LockoutExample\.AnAccountTried)'
 
 # Bans in Redis (issue 12; issues 13 and 17 across replicas).
 mutant redis-ban-not-published guard/redis/ban_script.cpp \
@@ -125,8 +134,8 @@ mutant redis-failure-ban-not-held guard/cli/store_wiring.cpp \
 
 # The missing paths issue 19 listed, each with its planted bug.
 mutant redirects-uncapped guard/redis/redis_limit_store.cpp \
-  'if (shared_->cluster() && group.redirects < kMaxRedirects) {' \
-  'if (shared_->cluster()) {' \
+  'if (routing_ && group.redirects < kMaxRedirects) {' \
+  'if (routing_) {' \
   e2e_tests '^RedisLifecycleE2e\.ARedirectLoop'
 mutant drain-keeps-store-waiters-alive guard/server/session.cpp \
   'if (self->worker_.draining() && self->keep_alive_) {' \
@@ -136,9 +145,9 @@ mutant admin-stays-open-on-drain guard/cli/serve_command.cpp \
   'admin.close();' \
   ';' \
   server_tests '^Admin\.OnSigterm'
-mutant admin-takes-any-method guard/admin/admin_server.cpp \
-  'if (request_.method() != http::verb::get && request_.method() != http::verb::head) {' \
-  'if (false) {' \
+mutant admin-takes-any-method guard/admin/admin_router.cpp \
+  'return endpoint == request || (endpoint == http::verb::get && request == http::verb::head);' \
+  'return endpoint == request || endpoint != request;' \
   server_tests '^Admin\.'
 mutant missing-geoip-ignored guard/service/service.cpp \
   'if (!geo_->load(error)) return false;' \
@@ -152,6 +161,12 @@ mutant bad-request-just-closes guard/server/session.cpp \
   'write_protocol_error(out_, status, detail);' \
   '(void)detail;' \
   server_tests '^ServerTest\.AbsurdInput'
+
+# Issue 12 (bans), added by the lead.
+mutant removed-route-bans-linger guard/service/service.cpp \
+  'lapse_bans_of_removed_routes(*previous, *load.policy);' \
+  '(void)previous;' \
+  e2e_tests '^BansE2e\.ABanOnARouteAReloadRemovesLapses'
 
 # ---- running them ------------------------------------------------------------------------
 selected=("$@")

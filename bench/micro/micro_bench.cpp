@@ -548,8 +548,9 @@ BENCHMARK(BM_WriteDecision)->Arg(0)->Arg(1)->ArgName("deny");
 // startup answer in LAPI's own format.
 
 struct CrowdsecFixture {
-  std::string body;                // the startup answer
-  std::vector<IpAddress> decided;  // an address under each decision
+  std::string body;                              // the startup answer
+  std::vector<IpAddress> decided;                // an address under each decision
+  std::vector<IpAddress> under_ip, under_range;  // the same, split by the decision's scope
 };
 
 const CrowdsecFixture& crowdsec_fixture(std::size_t n) {
@@ -579,7 +580,10 @@ const CrowdsecFixture& crowdsec_fixture(std::size_t n) {
       a = IpAddress::from_bits((u128{0x2000} << 112) | (u128{rng()} << 64)).masked(prefix);
     }
     const int width = a.is_v4() ? 32 : 128;
-    f.decided.push_back(prefix == width ? a : IpAddress::from_bits(a.bits() | (rng() & 0xff)));
+    // Inside a range: a host part no wider than the range's (a /28 has 16 addresses, not 256).
+    const u128 host = prefix >= width - 8 ? (u128{1} << (width - prefix)) - 1 : 0xff;
+    f.decided.push_back(prefix == width ? a : IpAddress::from_bits(a.bits() | (rng() & host)));
+    (prefix == width ? f.under_ip : f.under_range).push_back(f.decided.back());
     if (i != 0) f.body += ',';
     f.body += R"({"duration":")" + std::to_string(1 + rng() % 168) + "h" +
               std::to_string(rng() % 60) + "m" + std::to_string(rng() % 60) + "." +
@@ -604,16 +608,25 @@ std::shared_ptr<const DecisionSet> crowdsec_set(std::size_t n) {
   return DecisionSet::apply(empty, update, true, 0);
 }
 
-// Per request: the client's address, country and AS against the set. arg 0: no CrowdSec
-// decisions at all (the baseline); the probes are random addresses (nearly all without a
-// decision, as most clients are) with one in eight under a decision.
+// Per request: the client's address, country and AS against the set. decisions:0 is the
+// baseline (no CrowdSec decision at all). probes:0 is the request mix: random addresses (nearly
+// all without a decision, as most clients are) with one in eight under a decision; probes:1 every
+// client under an Ip decision, probes:2 every client inside a Range decision (the order of
+// find: the exact addresses first, where an Ip ban settles it, then the ranges).
 void BM_CrowdsecLookup(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
+  const auto probe_kind = state.range(1);
   const auto set = crowdsec_set(n);
   std::mt19937_64 rng(99);
   std::vector<IpAddress> probes;
   for (int i = 0; i < 65536; ++i) {
-    if (n != 0 && i % 8 == 0) {
+    if (n != 0 && probe_kind == 1) {
+      const auto& under = crowdsec_fixture(n).under_ip;
+      probes.push_back(under[rng() % under.size()]);
+    } else if (n != 0 && probe_kind == 2) {
+      const auto& under = crowdsec_fixture(n).under_range;
+      probes.push_back(under[rng() % under.size()]);
+    } else if (n != 0 && i % 8 == 0) {
       probes.push_back(crowdsec_fixture(n).decided[rng() % n]);
     } else if (i % 4 == 1) {
       probes.push_back(IpAddress::from_bits((u128{0x2000} << 112) | (u128{rng()} << 64) | rng()));
@@ -630,8 +643,15 @@ void BM_CrowdsecLookup(benchmark::State& state) {
   allocs.finish();
   state.counters["hit_rate"] =
       benchmark::Counter(static_cast<double>(hits), benchmark::Counter::kAvgIterations);
+  static const char* kProbes[] = {"mix", "under an Ip decision", "inside a Range decision"};
+  state.SetLabel(kProbes[probe_kind]);
 }
-BENCHMARK(BM_CrowdsecLookup)->Arg(0)->Arg(100000)->ArgName("decisions");
+BENCHMARK(BM_CrowdsecLookup)
+    ->Args({0, 0})
+    ->Args({100000, 0})
+    ->Args({100000, 1})
+    ->Args({100000, 2})
+    ->ArgNames({"decisions", "probes"});
 
 // A startup pull applied: parse LAPI's answer and build the set (what happens when edgeguard
 // starts or resyncs). Counters: the answer's size; the heap the built set keeps once the answer

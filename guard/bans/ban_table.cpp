@@ -206,6 +206,19 @@ std::size_t BanTable::drop_unconfirmed(std::int64_t before_ns, std::int64_t now_
   return dropped;
 }
 
+std::size_t BanTable::remove_route(std::string_view route, std::int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  std::size_t lifted = 0;
+  std::erase_if(records_, [&](const auto& kv) {
+    if (kv.second.route != route) return false;
+    if (kv.second.until_ns > now_ns) ++lifted;
+    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
+    return true;
+  });
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
+  return lifted;
+}
+
 std::vector<Ban> BanTable::list(std::int64_t now_ns) const {
   std::vector<Ban> out;
   {

@@ -49,6 +49,8 @@ class BanTable {
   // Lifts the bans Redis confirmed before `before_ns` (Ban::confirmed_ns) and not since; bans
   // this process made alone are kept. Returns how many active bans were lifted.
   std::size_t drop_unconfirmed(std::int64_t before_ns, std::int64_t now_ns);
+  // Lifts every ban on `route` (a reload removed it). Returns how many were active.
+  std::size_t remove_route(std::string_view route, std::int64_t now_ns);
 
   std::vector<Ban> list(std::int64_t now_ns) const;  // active bans, soonest end first
   std::size_t active(std::int64_t now_ns) const;

@@ -33,12 +33,26 @@ std::string describe_route(const Route& r) {
   if (r.has_allow_ips) rules.push_back("allow_ips");
   if (r.tailnet) rules.push_back("tailnet");
   if (r.geo) rules.push_back("geo");
-  for (const auto& l : r.limits) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "limit %s %g/%gs burst %lld", l.name.c_str(), l.average,
-                  static_cast<double>(l.period_ns) / 1e9, static_cast<long long>(l.rate.burst));
-    rules.push_back(buf);
-  }
+  if (r.crowdsec == Route::Crowdsec::off) rules.push_back("crowdsec off");
+  if (r.crowdsec == Route::Crowdsec::shadow) rules.push_back("crowdsec shadow");
+  if (!r.username_field.empty()) rules.push_back("username from body field " + r.username_field);
+  // A limit as written, and the ban it makes: what an operator reads to check the lockout.
+  // A failure limit's bucket holds burst - 1: the burst-th failure in a row empties it and bans
+  // (route_compiler.cpp), so the configured burst is shown, as the operator wrote it.
+  const auto describe_limit = [&](const char* kind, const LimitPolicy& l, std::int64_t burst) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "%s %s %g/%gs burst %lld", kind, l.name.c_str(), l.average,
+                  static_cast<double>(l.period_ns) / 1e9, static_cast<long long>(burst));
+    std::string text = buf;
+    if (l.ban) {
+      std::snprintf(buf, sizeof buf, " ban %gs%s", static_cast<double>(l.ban->for_ns) / 1e9,
+                    l.ban->scope_all ? " on every route" : "");
+      text += buf;
+    }
+    rules.push_back(std::move(text));
+  };
+  for (const auto& l : r.limits) describe_limit("limit", l, l.rate.burst);
+  for (const auto& l : r.failure_limits) describe_limit("failure limit", l, l.rate.burst + 1);
   std::string out = r.name + (r.mode == Mode::shadow ? " [shadow]" : "") + "\n";
   out += "    hosts: " + (hosts.empty() ? std::string("any") : join(hosts, ", ")) + "\n";
   out += "    paths: " + (paths.empty() ? std::string("any") : join(paths, ", ")) + "\n";

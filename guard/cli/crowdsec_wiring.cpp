@@ -35,7 +35,13 @@ CrowdsecWiring::CrowdsecWiring(Service& service, const Policy& policy,
     puller_.reset();
     return;
   }
-  if (first.status != PullStatus::ok) {
+  if (first.status != PullStatus::ok && !puller_->first_outcome()) {
+    // Slow, not failed: LAPI takes seconds to answer with a large list (about 5 s for 100 000
+    // decisions). Requests are served without CrowdSec until it does; crowdsec_pulled follows.
+    log_event(
+        "warn", "crowdsec_first_pull_pending",
+        {{"lapi", puller_->options().lapi.url}, {"waited_ms", kFirstPullTimeoutNs / 1'000'000}});
+  } else if (first.status != PullStatus::ok) {
     // Not fatal: requests are served with no CrowdSec decision until a pull succeeds.
     log_event("error", "crowdsec_first_pull_failed",
               {{"error", describe_pull_failure(*puller_, first)}});

@@ -144,7 +144,7 @@ void CrowdsecPuller::on_answer(LapiResponse response, bool startup, std::int64_t
       outcome.skipped = update.skipped;
       if (update.skipped != 0) {
         stats_.decisions_skipped.fetch_add(update.skipped, std::memory_order_relaxed);
-        log_event("warning", "crowdsec_decisions_skipped",
+        log_event("warn", "crowdsec_decisions_skipped",
                   {{"count", update.skipped}, {"first_reason", update.first_skip}});
       }
     }

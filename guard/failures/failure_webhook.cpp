@@ -111,7 +111,14 @@ void add_failure_endpoint(AdminRouter& router, FailureRecorder& recorder) {
               /*json_body=*/true, [&recorder](const AdminCall& call, AdminRespond respond) {
                 FieldError error;
                 auto reports = parse_failure_reports(call.body, *call.policy, &error);
-                if (!reports) return respond(problem(400, error.detail, error.field));
+                if (!reports) {
+                  // The sender is misconfigured (Authentik's mapping, most likely): say so here
+                  // too, since Authentik shows it only in its task list. The detail quotes field
+                  // names and routes, never a value such as a password.
+                  log_event("warn", "failures_refused",
+                            {{"status", 400}, {"field", error.field}, {"error", error.detail}});
+                  return respond(problem(400, error.detail, error.field));
+                }
                 std::size_t applied = 0;
                 const std::int64_t now = monotonic_ns();
                 for (const FailureReport& r : *reports) {

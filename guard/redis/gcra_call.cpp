@@ -1,31 +1,50 @@
 #include "guard/redis/gcra_call.h"
 
+#include <charconv>
+
 namespace edgeguard {
+
+namespace {
+
+// Through a buffer: a number fits a string's inline capacity, so no allocation.
+void assign_number(std::string& out, long long v) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.assign(digits, end);
+}
+
+}  // namespace
+
+void gcra_redis_key(std::string& out, std::string_view prefix, std::string_view key) {
+  out.clear();
+  out.reserve(prefix.size() + key.size() + 2);
+  out.append(prefix).append("{").append(key).append("}");
+}
 
 std::string gcra_redis_key(std::string_view prefix, std::string_view key) {
   std::string out;
-  out.reserve(prefix.size() + key.size() + 2);
-  out.append(prefix).append("{").append(key).append("}");
+  gcra_redis_key(out, prefix, key);
   return out;
 }
 
-std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
-                                           std::span<const GcraRate> rates, GcraScriptMode mode,
-                                           const GcraBanSection* bans) {
+void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
+                       std::span<const std::string_view> keys, std::span<const GcraRate> rates,
+                       GcraScriptMode mode, const GcraBanSection* bans) {
   const bool section = bans != nullptr && bans->keys != nullptr && !bans->orders.empty();
-  std::vector<std::string> argv;
-  argv.reserve(5 + 3 * keys.size() + (section ? 6 + 6 * bans->orders.size() : 0));
-  argv.emplace_back("EVALSHA");
-  argv.emplace_back(gcra_script_sha1());
-  argv.push_back(std::to_string(keys.size() + (section ? 1 : 0)));
-  for (std::string& key : keys) argv.push_back(std::move(key));
-  if (section) argv.push_back(bans->keys->index());
-  argv.push_back(std::to_string(static_cast<int>(mode)));
+  const std::size_t numkeys = keys.size() + (section ? 1 : 0);
+  argv.resize(gcra_mode_arg(numkeys) + 1 + 2 * rates.size());
+  argv[0].assign("EVALSHA");
+  argv[1].assign(gcra_script_sha1());
+  assign_number(argv[2], static_cast<long long>(numkeys));
+  for (std::size_t i = 0; i < keys.size(); ++i) gcra_redis_key(argv[3 + i], prefix, keys[i]);
+  if (section) argv[3 + keys.size()].assign(bans->keys->index());
+  std::size_t a = gcra_mode_arg(numkeys);
+  assign_number(argv[a++], static_cast<int>(mode));
   for (const GcraRate& rate : rates) {
-    argv.push_back(std::to_string(rate.emission_ns));
-    argv.push_back(std::to_string(rate.tolerance_ns));
+    assign_number(argv[a++], rate.emission_ns);
+    assign_number(argv[a++], rate.tolerance_ns);
   }
-  if (!section) return argv;
+  if (!section) return;
   const BanOrder& first = *bans->orders.front().order;
   argv.push_back(bans->keys->prefix());
   argv.push_back(bans->keys->channel());
@@ -39,7 +58,6 @@ std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
     argv.emplace_back(to_string(o.order->source));
     argv.push_back(std::to_string(o.order->for_ns));
   }
-  return argv;
 }
 
 std::size_t gcra_mode_arg_of(const std::vector<std::string>& argv) {

@@ -25,6 +25,9 @@ namespace edgeguard {
 // so in a Cluster per-client keys spread over every master.
 std::string gcra_redis_key(std::string_view prefix, std::string_view key);
 
+// Writes `prefix{key}` into `out` (its capacity reused).
+void gcra_redis_key(std::string& out, std::string_view prefix, std::string_view key);
+
 // The ban section of a script run: the ban orders of the buckets that carry one. All share the
 // escalation of the first order (every order of a policy points at its `bans.escalation`).
 struct GcraBanSection {
@@ -37,11 +40,13 @@ struct GcraBanSection {
   std::vector<Order> orders;
 };
 
-// EVALSHA sha numkeys KEYS... mode (T tau)... [ban section]: `keys` and `rates` are parallel.
-// `bans` null or without orders: no section.
-std::vector<std::string> gcra_evalsha_argv(std::vector<std::string> keys,
-                                           std::span<const GcraRate> rates, GcraScriptMode mode,
-                                           const GcraBanSection* bans = nullptr);
+// EVALSHA sha numkeys KEYS... mode (T tau)... [ban section]: `keys` (limit keys, written as
+// gcra_redis_key with `prefix`) and `rates` are parallel; `bans` null or without orders: no
+// section. Written into `argv`, reusing the capacity of the strings already there: the store
+// recycles its requests, so a command without a ban section costs no allocation.
+void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
+                       std::span<const std::string_view> keys, std::span<const GcraRate> rates,
+                       GcraScriptMode mode, const GcraBanSection* bans = nullptr);
 // Where the mode sits in an argv whose numkeys is `keys` (a refund re-sends it with another
 // mode).
 inline std::size_t gcra_mode_arg(std::size_t keys) {

@@ -4,6 +4,7 @@
 
 #include "guard/net/host_port.h"
 #include "guard/redis/hiredis_asio.h"
+#include "guard/redis/reply_pool.h"
 
 namespace edgeguard {
 
@@ -32,6 +33,7 @@ RedisConnection::RedisConnection(asio::io_context& io, RedisEndpoint endpoint,
     redisAsyncFree(ac);
     return;
   }
+  ac->c.reader->fn = pooled_reply_functions();  // replies without a calloc per element
   adapter_ = HiredisAsioAdapter::attach(ac, io, [this] {
     ac_ = nullptr;
     connected_ = false;
@@ -89,6 +91,16 @@ RedisConnection::~RedisConnection() {
 }
 
 bool RedisConnection::command(std::span<const std::string_view> argv, ReplyHandler handler) {
+  if (!handler) return queue(argv, nullptr, nullptr);  // fire and forget: nothing to own
+  // hiredis owns the handler until it calls on_reply exactly once (with a reply or nullptr).
+  auto owned = std::make_unique<ReplyHandler>(std::move(handler));
+  if (!queue(argv, &RedisConnection::on_reply, owned.get())) return false;
+  (void)owned.release();
+  return true;
+}
+
+bool RedisConnection::queue(std::span<const std::string_view> argv, redisCallbackFn* fn,
+                            void* privdata) {
   if (!usable()) return false;
   // RESP written here into a reused buffer: hiredis's own formatting (sdscatfmt, an sds per
   // command) was the largest cost of a command on edgeguard's side.
@@ -107,14 +119,7 @@ bool RedisConnection::command(std::span<const std::string_view> argv, ReplyHandl
     out += arg;
     out += "\r\n";
   }
-  // hiredis owns the handler until it calls on_reply exactly once (with a reply or nullptr).
-  auto owned = std::make_unique<ReplyHandler>(std::move(handler));
-  if (redisAsyncFormattedCommand(ac_, &RedisConnection::on_reply, owned.get(), out.data(),
-                                 out.size()) != REDIS_OK) {
-    return false;
-  }
-  (void)owned.release();
-  return true;
+  return redisAsyncFormattedCommand(ac_, fn, privdata, out.data(), out.size()) == REDIS_OK;
 }
 
 bool RedisConnection::subscribe(std::string_view channel, ReplyHandler handler) {

@@ -64,6 +64,13 @@ class RedisConnection {
   // Only plain commands issued before it (the handshake) may share the connection. Returns
   // false if the connection is not usable or already subscribed.
   bool subscribe(std::string_view channel, ReplyHandler handler);
+  // The same with a plain function and its context instead of a std::function, which costs an
+  // allocation per command (two with hiredis's privdata): for the request path.
+  using RawReplyHandler = void (*)(void* context, redisReply* reply);
+  template <RawReplyHandler F>
+  bool command(std::span<const std::string_view> argv, void* context) {
+    return queue(argv, &raw_reply<F>, context);
+  }
 
   // Fails the connection now: pending handlers receive nullptr.
   void close();
@@ -73,6 +80,12 @@ class RedisConnection {
   static void on_disconnect(const redisAsyncContext* ac, int status);
   static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
   static void on_message(redisAsyncContext* ac, void* reply, void* privdata);
+  template <RawReplyHandler F>
+  static void raw_reply(redisAsyncContext*, void* reply, void* privdata) {
+    F(privdata, static_cast<redisReply*>(reply));
+  }
+  // Writes argv as RESP and queues it; `fn` null: the reply is dropped.
+  bool queue(std::span<const std::string_view> argv, redisCallbackFn* fn, void* privdata);
   void fail(std::string why);
 
   RedisEndpoint endpoint_;

@@ -13,6 +13,8 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr int kMaxRedirects = 5;
+// Completed requests kept for reuse (their vectors and strings keep their capacity).
+constexpr std::size_t kSpareRequests = 64;
 constexpr std::int64_t kDenyRetryAfterNs = 1'000'000'000;  // on_error: deny
 
 std::int64_t to_ns(std::chrono::steady_clock::time_point t) {
@@ -34,9 +36,27 @@ struct RedisLimitStore::Group {
   bool asking = false;    // last sent after an ASK redirect
   bool ban_step = false;  // the ban script on the bans' slot (Cluster), not a GCRA group
   GcraReply reply;
+  // While its command is queued on a connection, the request (kept alive by this reference);
+  // the reply callback gets the group and finds the request here.
+  std::shared_ptr<Request> in_flight;
+  std::size_t index = 0;  // in the request's groups
+
+  // For reuse by a recycled request: the vectors and strings keep their capacity.
+  void reset(std::size_t i) {
+    call_index.clear();
+    slot = 0;
+    node = nullptr;
+    state = State::sent;
+    redirects = 0;
+    noscript_retried = rerouted = asking = ban_step = false;
+    reply = {};
+    index = i;
+  }
 };
 
 struct RedisLimitStore::Request {
+  RedisLimitStore* store = nullptr;
+  std::weak_ptr<int> alive;  // the store's
   std::span<const LimitCall> calls;
   std::int64_t now_ns = 0;
   bool dry_run = false;
@@ -141,15 +161,36 @@ bool RedisLimitStore::routes_to_open_breaker(std::span<const LimitCall> calls) {
   return false;
 }
 
+std::shared_ptr<RedisLimitStore::Request> RedisLimitStore::recycled_request() {
+  while (!spare_.empty()) {
+    std::shared_ptr<Request> req = std::move(spare_.back());
+    spare_.pop_back();
+    // A late reply may still hold one (its group timed out): that one is left to it.
+    if (req.use_count() == 1) return req;
+  }
+  auto req = std::make_shared<Request>();
+  req->store = this;
+  req->alive = alive_;
+  return req;
+}
+
+void RedisLimitStore::retire_completed() {
+  while (!pending_.empty() && pending_.front()->completed) {
+    if (spare_.size() < kSpareRequests) spare_.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+}
+
 void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t now_ns,
                                   bool dry_run, Completion done) {
-  while (!pending_.empty() && pending_.front()->completed) pending_.pop_front();
+  retire_completed();
 
-  auto req = std::make_shared<Request>();
+  std::shared_ptr<Request> req = recycled_request();
   req->calls = calls;
   req->now_ns = now_ns;
   req->dry_run = dry_run;
   req->done = std::move(done);
+  req->completed = false;
   req->sent = Clock::now();
   req->deadline = req->sent + std::chrono::nanoseconds(config_.timeout_ns);
   req->submitting = true;
@@ -157,39 +198,41 @@ void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t
   // Standalone: one script over every key, so the check-all-then-charge-all is exact. Cluster:
   // one script per hash slot (see README: a request denied in one slot is refunded in the
   // others after the fact).
-  std::vector<int> slot_of_group;
-  std::vector<std::vector<std::string>> keys_of_group;
+  std::size_t groups = 0;
   for (std::size_t i = 0; i < calls.size(); ++i) {
-    std::string key = gcra_redis_key(config_.key_prefix, calls[i].key);
     std::size_t g = 0;
-    const int slot = shared_->cluster() ? key_hash_slot(key) : 0;
-    while (g < slot_of_group.size() && slot_of_group[g] != slot) ++g;
-    if (g == slot_of_group.size()) {
-      slot_of_group.push_back(slot);
-      keys_of_group.emplace_back();
-      req->groups.emplace_back();
+    int slot = 0;
+    if (shared_->cluster()) {
+      gcra_redis_key(key_scratch_, config_.key_prefix, calls[i].key);
+      slot = key_hash_slot(key_scratch_);
+      while (g < groups && req->groups[g].slot != slot) ++g;
+    }
+    if (g == groups) {
+      if (groups == req->groups.size()) req->groups.emplace_back();
+      req->groups[g].reset(g);
+      req->groups[g].slot = slot;
+      ++groups;
     }
     req->groups[g].call_index.push_back(static_cast<int>(i));
-    keys_of_group[g].push_back(std::move(key));
   }
+  req->groups.resize(groups);
   const GcraScriptMode mode = dry_run ? GcraScriptMode::dry_run : GcraScriptMode::charge;
-  std::vector<GcraRate> rates;
   // Standalone: the ban orders ride in the one script. Cluster: the bans' slot is not the
   // buckets', so a denial that bans takes one more script (finish()).
   GcraBanSection bans{&shared_->ban_keys(), config_.bans_max_active, {}};
-  for (std::size_t g = 0; g < req->groups.size(); ++g) {
-    Group& group = req->groups[g];
-    group.slot = slot_of_group[g];
-    rates.clear();
+  for (Group& group : req->groups) {
+    keys_scratch_.clear();
+    rates_scratch_.clear();
     bans.orders.clear();
     for (std::size_t k = 0; k < group.call_index.size(); ++k) {
       const LimitCall& call = calls[static_cast<std::size_t>(group.call_index[k])];
-      rates.push_back(call.rate);
+      keys_scratch_.push_back(call.key);
+      rates_scratch_.push_back(call.rate);
       if (call.ban != nullptr && !dry_run && !shared_->cluster()) {
         bans.orders.push_back({k, call.ban});
       }
     }
-    group.argv = gcra_evalsha_argv(std::move(keys_of_group[g]), rates, mode, &bans);
+    gcra_evalsha_argv(group.argv, config_.key_prefix, keys_scratch_, rates_scratch_, mode, &bans);
   }
   req->groups.reserve(req->groups.size() + 1);  // room for a ban step
   req->outstanding = req->groups.size();
@@ -218,14 +261,21 @@ void RedisLimitStore::send_group(const std::shared_ptr<Request>& req, std::size_
     const std::string_view argv[] = {"ASKING"};
     conn->command(argv, nullptr);
   }
-  std::vector<std::string_view> argv(group.argv.begin(), group.argv.end());
+  argv_scratch_.assign(group.argv.begin(), group.argv.end());
   shared_->counters().commands.fetch_add(1, std::memory_order_relaxed);
-  const bool queued =
-      conn->command(argv, [this, alive = std::weak_ptr<int>(alive_), req, g](redisReply* reply) {
-        if (alive.expired()) return;
-        on_group_reply(req, g, reply);
-      });
-  if (!queued) group_lost(req, g, "cannot send");
+  group.in_flight = req;
+  if (!conn->command<&RedisLimitStore::on_group_reply_raw>(argv_scratch_, &group)) {
+    group.in_flight.reset();
+    group_lost(req, g, "cannot send");
+  }
+}
+
+void RedisLimitStore::on_group_reply_raw(void* context, redisReply* reply) {
+  auto* group = static_cast<Group*>(context);
+  // The group's reference may be the request's last: held here until the reply is handled.
+  const std::shared_ptr<Request> req = std::move(group->in_flight);
+  if (req->alive.expired()) return;  // the store is being destroyed
+  req->store->on_group_reply(req, group->index, reply);
 }
 
 void RedisLimitStore::on_group_reply(const std::shared_ptr<Request>& req, std::size_t g,
@@ -399,6 +449,7 @@ void RedisLimitStore::start_ban_step(const std::shared_ptr<Request>& req, int ca
     return;
   }
   Group step;
+  step.index = req->groups.size();  // the reply finds its group by this
   step.ban_step = true;
   step.slot = shared_->ban_keys().slot();
   step.argv = ban_order_argv(shared_->ban_keys(), *req->calls[static_cast<std::size_t>(call)].ban,
@@ -459,7 +510,8 @@ void RedisLimitStore::send_refund(const Group& group) {
   if (group.node == nullptr) return;
   RedisConnection* conn = pool_.connection(*group.node);
   if (conn == nullptr) return;
-  std::vector<std::string_view> argv(group.argv.begin(), group.argv.end());
+  std::vector<std::string_view>& argv = argv_scratch_;
+  argv.assign(group.argv.begin(), group.argv.end());
   argv[0] = "EVALSHA";
   argv[1] = gcra_script_sha1();
   const std::string mode = std::to_string(static_cast<int>(GcraScriptMode::refund));
@@ -486,10 +538,15 @@ void RedisLimitStore::complete(const std::shared_ptr<Request>& req, const LimitO
   req->completed = true;
   if (req->submitting) {
     // The contract promises the completion on the event loop, never inside admit_async.
-    asio::post(io_, [req, outcome] { req->done(outcome); });
+    asio::post(io_, [req, outcome] {
+      const Completion done = std::move(req->done);
+      done(outcome);
+    });
     return;
   }
-  req->done(outcome);
+  // Moved out first: a recycled request must not keep its caller's completion alive.
+  const Completion done = std::move(req->done);
+  done(outcome);
 }
 
 LimitOutcome RedisLimitStore::on_error_outcome(std::span<const LimitCall> calls,
@@ -535,6 +592,7 @@ void RedisLimitStore::sweep_timeouts() {
   const auto now = Clock::now();
   while (!pending_.empty()) {
     if (pending_.front()->completed) {
+      if (spare_.size() < kSpareRequests) spare_.push_back(std::move(pending_.front()));
       pending_.pop_front();
       continue;
     }
@@ -542,6 +600,8 @@ void RedisLimitStore::sweep_timeouts() {
     auto req = std::move(pending_.front());
     pending_.pop_front();
     fail(req, Failure::timeout);
+    // Its command is still queued: recycled_request() leaves it alone until the reply comes.
+    if (spare_.size() < kSpareRequests) spare_.push_back(req);
     // Each node that left a group unanswered failed once, however many groups it had.
     std::vector<RedisNode*> slow;
     for (const Group& group : req->groups) {

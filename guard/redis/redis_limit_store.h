@@ -30,6 +30,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "guard/redis/ban_mirror.h"
 #include "guard/redis/ban_script.h"
@@ -69,6 +71,9 @@ class RedisLimitStore final : public LimitStore {
   using Clock = std::chrono::steady_clock;
 
   bool routes_to_open_breaker(std::span<const LimitCall> calls);
+  std::shared_ptr<Request> recycled_request();
+  void retire_completed();
+  static void on_group_reply_raw(void* context, redisReply* reply);
   void send_group(const std::shared_ptr<Request>& req, std::size_t g, RedisNode& node, bool asking);
   void on_group_reply(const std::shared_ptr<Request>& req, std::size_t g, redisReply* reply);
   void group_lost(const std::shared_ptr<Request>& req, std::size_t g, const char* why);
@@ -103,6 +108,12 @@ class RedisLimitStore final : public LimitStore {
   std::optional<ClusterRouting> routing_;  // Cluster mode only; destroyed before the pool
 
   std::deque<std::shared_ptr<Request>> pending_;  // in deadline order (one timeout for all)
+  std::vector<std::shared_ptr<Request>> spare_;   // completed, for reuse
+  // Reused per command, so that sending one allocates nothing.
+  std::string key_scratch_;
+  std::vector<std::string_view> keys_scratch_;
+  std::vector<GcraRate> rates_scratch_;
+  std::vector<std::string_view> argv_scratch_;
   boost::asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
 

@@ -11,6 +11,12 @@
 // edge only after EAGAIN, so a loop turn never re-arms the descriptor with epoll_ctl (Asio's
 // public async_wait would, once per wait). TCP_DEFER_ACCEPT keeps a connection in the kernel
 // until its request arrives, so the first read after accept finds the request.
+//
+// A completion drains the backlog (up to a budget) instead of taking one connection per loop
+// turn: every turn costs an epoll_wait. The accept that completes the operation marks the
+// listener exhausted in the reactor, so after the drain's EAGAIN the next wait is queued with
+// no system call at all; every other way out (budget spent, back-off after EMFILE) completes
+// the operation again in a later turn rather than waiting for an edge that may have passed.
 #include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
@@ -66,6 +72,9 @@ class Listener {
   };
 
   void arm();
+  // Completes the operation in a later loop turn, which accepts from there (no wait).
+  void continue_later();
+  void back_off();
   void on_complete();
 
   boost::asio::io_context& io_;

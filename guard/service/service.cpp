@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "guard/clock/clock.h"
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
@@ -107,11 +109,28 @@ bool Service::reload_config(std::string* error) {
     if (error) *error = why;
     return false;
   }
-  publish(std::move(load.policy));
+  const std::shared_ptr<const Policy> previous = snapshot()->policy;
+  publish(load.policy);
+  lapse_bans_of_removed_routes(*previous, *load.policy);
   stats_.reloads_success.fetch_add(1);
   log_event("info", "reloaded",
             {{"config", config_path_}, {"routes", snapshot()->policy->routes.size()}});
   return true;
+}
+
+// A ban belongs to its route: once a reload removes the route, nothing can be refused by it, and
+// it would only linger in the admin API's list. Bans on every route ("*") stay.
+void Service::lapse_bans_of_removed_routes(const Policy& before, const Policy& after) {
+  const std::int64_t now = monotonic_ns();
+  for (const Route& old_route : before.routes) {
+    const bool kept = std::any_of(after.routes.begin(), after.routes.end(),
+                                  [&](const Route& r) { return r.name == old_route.name; });
+    if (kept) continue;
+    const std::size_t lapsed = ban_table_->remove_route(old_route.name, now);
+    if (lapsed > 0) {
+      log_event("info", "bans_lapsed", {{"route", old_route.name}, {"bans", lapsed}});
+    }
+  }
 }
 
 void Service::maintain(std::int64_t now_ns) {

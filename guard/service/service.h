@@ -59,6 +59,7 @@ class Service {
  private:
   bool open_sources(const Policy& policy, std::string* error);
   void publish(std::shared_ptr<const Policy> policy);
+  void lapse_bans_of_removed_routes(const Policy& before, const Policy& after);
   // The node list as enrolled under `policy`'s tailnet.ranges (publish_mu_ held).
   std::shared_ptr<const NodeDirectory> enrolled_nodes(const Policy& policy);
   struct FileStamp {

@@ -211,6 +211,32 @@ TEST_F(BansE2e, BansSurviveAReload) {
   EXPECT_EQ(reason_of(ask("auth.example.net", "198.51.100.7")), "ban");
 }
 
+TEST_F(BansE2e, ABanOnARouteAReloadRemovesLapsesAndAnEveryRouteBanStays) {
+  ask("quick.example.net", "198.51.100.8");
+  ASSERT_EQ(reason_of(ask("quick.example.net", "198.51.100.8")), "ban");
+  for (int i = 0; i < 3; ++i) ask("api.example.net", "198.51.100.9");  // scope: all
+  ASSERT_EQ(reason_of(ask("other.example.net", "198.51.100.9")), "ban");
+  ASSERT_EQ(metric("edgeguard_bans_active"), 2);
+  std::string without_quick = kPolicy;
+  const std::string quick =
+      "  - name: quick\n    hosts: [quick.example.net]\n    limits:\n"
+      "      - {name: per-ip, average: 1, period: 1h, burst: 1, key: client_ip, ban: {for: 1m}}\n";
+  const auto at = without_quick.find(quick);
+  ASSERT_NE(at, std::string::npos);
+  without_quick.erase(at, quick.size());
+  dir_.write("edgeguard.yaml", without_quick);
+  ::kill(server_->pid(), SIGHUP);
+  ASSERT_TRUE(eventually(
+      [&] { return metric(R"(edgeguard_config_reloads_total{result="success"})") >= 1; }));
+  EXPECT_EQ(metric("edgeguard_bans_active"), 1);
+  const HttpResponse list = server_->admin_request("GET", "/v1/bans");
+  EXPECT_EQ(list.body.find("198.51.100.8"), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("198.51.100.9"), std::string::npos) << list.body;
+  EXPECT_EQ(reason_of(ask("other.example.net", "198.51.100.9")), "ban");
+  EXPECT_NE(server_->stdout_text().find(R"("event":"bans_lapsed","route":"quick","bans":1)"),
+            std::string::npos);
+}
+
 // The admin API's bans are the ones the request path enforces: a ban by hand refuses at once,
 // escalates like any other, and an unban lets the next request through.
 TEST_F(BansE2e, AManualBanIsEnforcedAndAnUnbanLiftsIt) {

@@ -111,7 +111,7 @@ TEST_F(FailuresE2e, ABadBodyIsRefusedNamingTheFieldAndNothingIsApplied) {
   };
   const Case cases[] = {
       {"not json", ""},
-      {R"({"route":"authentik-login","username":"a","password":"x"})", "password"},
+      {R"({"route":"authentik-login","username":"a","password":"hunter2-secret"})", "password"},
       {R"({"route":"nowhere","username":"a"})", "route"},
       {R"({"route":"plain","username":"a"})", "route"},
       {R"({"username":"a"})", "route"},
@@ -135,6 +135,12 @@ TEST_F(FailuresE2e, ABadBodyIsRefusedNamingTheFieldAndNothingIsApplied) {
     }
   }
   EXPECT_EQ(failures("authentik-login", "webhook"), 0);  // not even the batch's good first one
+  // Each refusal is logged for the operator, naming the field and never a value of the body.
+  const std::string out = server_->stdout_text();
+  EXPECT_NE(out.find(R"("event":"failures_refused","status":400,"field":"password")"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;  // the password's value
   const HttpResponse too_big = webhook(std::string(70 * 1024, ' '));
   EXPECT_EQ(too_big.status, 413);
 }

@@ -29,6 +29,7 @@
 #include "guard/redis/ban_script.h"
 #include "guard/redis/cluster_slots.h"
 #include "guard/redis/gcra_call.h"
+#include "guard/redis/reply_pool.h"
 #include "guard/request/client_ip.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/host_normalize.h"
@@ -481,14 +482,17 @@ bool has_huge_aggregate(std::string_view text) {
 template <typename F>
 void for_each_reply(std::string_view text, F use) {
   if (has_huge_aggregate(text)) return;
-  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(), redisReaderFree);
+  // Built as edgeguard's connections build replies (reply_pool.h), so the pool is fuzzed too.
+  redisReplyObjectFunctions* fn = pooled_reply_functions();
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreateWithFunctions(fn),
+                                                              redisReaderFree);
   FUZZ_CHECK(reader != nullptr);
   if (redisReaderFeed(reader.get(), text.data(), text.size()) != REDIS_OK) return;
   for (int i = 0; i < 16; ++i) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK || raw == nullptr) break;
     std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw),
-                                                       freeReplyObject);
+                                                       fn->freeObject);
     use(reply.get());
   }
 }

@@ -33,7 +33,9 @@ class BanScriptTest : public ::testing::Test {
                      GcraScriptMode mode = GcraScriptMode::charge) {
     const GcraRate rates[] = {rate(1, kHour, 1)};
     GcraBanSection bans{&keys_, max_active_, {{0, &order}}};
-    auto argv = gcra_evalsha_argv({gcra_redis_key(keys_.prefix(), bucket)}, rates, mode, &bans);
+    const std::string_view buckets[] = {bucket};
+    std::vector<std::string> argv;
+    gcra_evalsha_argv(argv, keys_.prefix(), buckets, rates, mode, &bans);
     gcra_argv_to_eval(argv);
     Reply r = server_->command(argv);
     EXPECT_NE(r, nullptr);

@@ -52,15 +52,30 @@ TEST(GcraCall, KeyIsItsOwnHashTag) {
 TEST(GcraCall, EvalshaArgvFollowsTheScriptContract) {
   const GcraRate a{10, 50, 5}, b{7, 70, 10};
   const GcraRate rates[] = {a, b};
-  auto argv = gcra_evalsha_argv({"k1", "k2"}, rates, GcraScriptMode::dry_run);
+  const std::string_view keys[] = {"k1", "k2"};
+  std::vector<std::string> argv;
+  gcra_evalsha_argv(argv, "p:", keys, rates, GcraScriptMode::dry_run);
   const std::vector<std::string> want = {
-      "EVALSHA", std::string(gcra_script_sha1()), "2", "k1", "k2", "1", "10", "50", "7", "70"};
+      "EVALSHA", std::string(gcra_script_sha1()), "2", "p:{k1}", "p:{k2}", "1", "10", "50", "7",
+      "70"};
   EXPECT_EQ(argv, want);
   EXPECT_EQ(argv[gcra_mode_arg(2)], "1");
   gcra_argv_to_eval(argv);
   EXPECT_EQ(argv[0], "EVAL");
   EXPECT_EQ(argv[1], gcra_script_source());
   EXPECT_EQ(argv[2], "2");
+
+  // A recycled argv (longer, and holding the script) is rewritten whole, for fewer keys.
+  const std::string_view one[] = {"k3"};
+  gcra_evalsha_argv(argv, "p:", one, std::span(rates, 1), GcraScriptMode::refund);
+  const std::vector<std::string> again = {"EVALSHA",
+                                          std::string(gcra_script_sha1()),
+                                          "1",
+                                          "p:{k3}",
+                                          std::to_string(static_cast<int>(GcraScriptMode::refund)),
+                                          "10",
+                                          "50"};
+  EXPECT_EQ(argv, again);
 }
 
 // A standalone run carries the ban orders of its buckets after the rates, and the bans' index
@@ -72,12 +87,14 @@ TEST(GcraCall, EvalshaArgvCarriesTheBanSection) {
   const Escalation e{2.5, 3'600'000'000'000, 86'400'000'000'000};
   const BanOrder order{"ip:192.0.2.1", "login", "per-ip", 60'000'000'000, &e, BanSource::limit};
   GcraBanSection bans{&keys, 1000, {{1, &order}}};
-  auto argv = gcra_evalsha_argv({"k1", "k2"}, rates, GcraScriptMode::charge, &bans);
+  const std::string_view buckets[] = {"k1", "k2"};
+  std::vector<std::string> argv;
+  gcra_evalsha_argv(argv, "p:", buckets, rates, GcraScriptMode::charge, &bans);
   const std::vector<std::string> want = {"EVALSHA",
                                          std::string(gcra_script_sha1()),
                                          "3",
-                                         "k1",
-                                         "k2",
+                                         "p:{k1}",
+                                         "p:{k2}",
                                          "eg:{bans}:index",
                                          "0",
                                          "10",
@@ -100,7 +117,10 @@ TEST(GcraCall, EvalshaArgvCarriesTheBanSection) {
   EXPECT_EQ(argv[gcra_mode_arg_of(argv)], "0");
   // No orders, no section: the argv a run without bans has always had.
   GcraBanSection none{&keys, 1000, {}};
-  EXPECT_EQ(gcra_evalsha_argv({"k1", "k2"}, rates, GcraScriptMode::charge, &none).size(), 10u);
+  gcra_evalsha_argv(argv, "p:", buckets, rates, GcraScriptMode::charge, &none);
+  EXPECT_EQ(argv.size(), 10u);
+  EXPECT_EQ(argv[2], "2");
+  EXPECT_EQ(argv[gcra_mode_arg_of(argv)], "0");
 }
 
 TEST(GcraCall, ReadsAllowedAndDeniedVerdicts) {

@@ -461,6 +461,36 @@ TEST_P(RedisStoppedTest, AnswersWithinTimeoutByPolicyAndRecovers) {
   EXPECT_TRUE(a->outcome.allowed);
 }
 
+// The store recycles its requests. One that timed out still has its command queued; its reply,
+// when Redis wakes up, must not land on the request that took its place.
+TEST_F(RedisStoreTest, LateReplyOfATimedOutRequestReachesNoOtherRequest) {
+  CountingStore fallback;
+  RedisStoreConfig c = config(50'000'000);
+  c.on_error = RedisStoreConfig::OnError::allow;
+  StoreHarness h(c, &fallback);
+  const GcraRate r = rate(1, kHour, 1);
+  const std::vector<LimitCall> used = {{r, "late-used", 1}};
+  const std::vector<LimitCall> fresh = {{r, "late-fresh", 2}};
+  const std::vector<LimitCall> other = {{r, "late-other", 3}};
+  ASSERT_FALSE(h.admit(used)->outcome.from_fallback);
+
+  server_->signal(SIGSTOP);
+  auto timed_out = h.admit(used);
+  ASSERT_TRUE(timed_out.has_value());
+  ASSERT_TRUE(timed_out->outcome.from_fallback);
+  ASSERT_FALSE(h.store->breaker_open());
+  server_->signal(SIGCONT);
+
+  // Queued behind the timed-out command: its reply (for the used key) is read first.
+  auto next = h.admit(fresh);
+  auto control = h.admit(other);
+  ASSERT_TRUE(next.has_value());
+  ASSERT_TRUE(control.has_value());
+  EXPECT_FALSE(next->outcome.from_fallback);
+  EXPECT_TRUE(next->outcome.allowed);
+  EXPECT_EQ(next->outcome.remaining, control->outcome.remaining) << "a fresh key's answer";
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, RedisStoppedTest,
                          ::testing::Values(RedisStoreConfig::OnError::local,
                                            RedisStoreConfig::OnError::allow,

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/harness.h"
@@ -60,6 +62,9 @@ class Reloading : public ::testing::Test {
   }
   int port() const { return server_->port(); }
   int status(const Call& c) const { return call_once(port(), c).status; }
+  std::string header(const Call& c, const std::string& name) const {
+    return call_once(port(), c).header(name).value_or("");
+  }
   double reloads(const char* result) const {
     return server_->metric(std::string("edgeguard_config_reloads_total{result=\"") + result + "\"}")
         .value_or(-1);
@@ -165,6 +170,11 @@ std::vector<Refused> refused_cases() {
        std::string(kHead) + "tailnet:\n  nodes: {format: list, file: nodes2.txt}\n"},
       {"tailnet.nodes.command", std::string(kHead) + command,
        std::string(kHead) + "tailnet:\n  nodes: {format: list, command: [cat, nodes2.txt]}\n"},
+      // The ban table is sized once; the follower opens its file once.
+      {"bans.max_active", std::string(kHead) + "bans: {max_active: 1000}\n",
+       std::string(kHead) + "bans: {max_active: 2000}\n"},
+      {"failures.access_log.file", std::string(kHead) + "failures: {access_log: {file: a.log}}\n",
+       std::string(kHead) + "failures: {access_log: {file: b.log}}\n"},
   };
 }
 
@@ -368,6 +378,104 @@ TEST_F(Reloading, ServerMaxConnectionsIsApplied) {
   EXPECT_EQ(held.read_response().status, 200);  // the connection already open is served
 }
 
+// Section 9's policy fields: who is never banned, how bans escalate, what counts as a
+// failure, the body size a username is read from, the webhook's token.
+const char* kBanningRoute =
+    "routes:\n  - name: app\n    hosts: [app.test]\n"
+    "    limits: [{name: once, average: 1, period: 1h, burst: 1, ban: {for: 1m}}]\n";
+
+TEST_F(Reloading, BansExemptIsApplied) {
+  start(std::string(kHead) + kBanningRoute);
+  EXPECT_EQ(status(from("203.0.113.7")), 200);
+  EXPECT_EQ(status(from("203.0.113.7")), 403);  // the denial bans
+  reload(std::string(kHead) + "bans: {exempt: [203.0.113.0/24]}\n" + kBanningRoute);
+  expect_applied();
+  // Exempt: no ban refuses it any more; its exhausted limit still does.
+  EXPECT_EQ(status(from("203.0.113.7")), 429);
+}
+
+TEST_F(Reloading, BansEscalationIsApplied) {
+  start(std::string(kHead) + kBanningRoute);
+  EXPECT_EQ(status(from("198.51.100.7")), 200);
+  EXPECT_EQ(header(from("198.51.100.7"), "Retry-After"), "60");
+  ASSERT_EQ(server_->admin_request("DELETE", "/v1/bans/ip:198.51.100.7").status, 200);
+  reload(std::string(kHead) + "bans: {escalation: {factor: 3}}\n" + kBanningRoute);
+  expect_applied();
+  EXPECT_EQ(header(from("198.51.100.7"), "Retry-After"), "180");  // the second ban: 1m x 3
+}
+
+const char* kFailureRoute =
+    "routes:\n  - name: erp\n    hosts: [erp.test]\n"
+    "    failure_limits: [{name: ip, average: 5, period: 1h, burst: 5, key: client_ip}]\n";
+
+TEST_F(Reloading, FailuresWebhookTokenFileIsReadAgain) {
+  const auto post = [&](const std::string& token) {
+    const std::string body = R"({"route":"erp","client_ip":"198.51.100.7"})";
+    Conn c(server_->admin_port());
+    EXPECT_TRUE(c.ok() && c.send("POST /v1/failures HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                                 "Authorization: Bearer " +
+                                 token + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body));
+    return c.read_response().status;
+  };
+  const std::string old_token = "old-token-0123456789abcdef",
+                    new_token = "new-token-0123456789abcdef";
+  dir_.write("webhook-token", old_token + "\n");
+  const std::string yaml =
+      std::string(kHead) + "failures: {webhook: {token_file: webhook-token}}\n" + kFailureRoute;
+  start(yaml);
+  EXPECT_EQ(post(old_token), 202);
+  dir_.write("webhook-token", new_token + "\n");
+  reload(yaml + "# rotated\n");
+  expect_applied();
+  EXPECT_EQ(post(old_token), 401);
+  EXPECT_EQ(post(new_token), 202);
+}
+
+TEST_F(Reloading, FailuresAccessLogStatusIsApplied) {
+  dir_.write("access.log", "");
+  const auto line = [](int status) {
+    return R"({"ClientAddr":"198.51.100.7:4000","ClientHost":"198.51.100.7","DownstreamStatus":)" +
+           std::to_string(status) +
+           R"(,"RequestHost":"erp.test","RequestMethod":"POST","RequestPath":"/login",)"
+           R"("StartUTC":"2026-11-30T10:00:00Z"})"
+           "\n";
+  };
+  const auto append = [&](int status) {
+    std::ofstream(dir_.file("access.log"), std::ios::app | std::ios::binary) << line(status);
+  };
+  const auto counted = [&] {
+    return server_->metric(R"(edgeguard_failures_total{route="erp",source="access_log"})")
+        .value_or(0);
+  };
+  const auto read = [&] { return server_->metric("edgeguard_access_log_lines_total").value_or(0); };
+  const std::string head = std::string(kHead) + "failures: {access_log: {file: access.log, ";
+  start(head + "status: [401]}}\n" + kFailureRoute);
+  append(403);
+  ASSERT_TRUE(eventually([&] { return read() == 1; })) << server_->stdout_text();
+  EXPECT_EQ(counted(), 0);
+  reload(head + "status: [401, 403]}}\n" + kFailureRoute);
+  expect_applied();
+  append(403);
+  ASSERT_TRUE(eventually([&] { return read() == 2; })) << server_->stdout_text();
+  EXPECT_EQ(counted(), 1);
+}
+
+TEST_F(Reloading, ServerMaxBodyBytesIsApplied) {
+  const std::string route =
+      "routes:\n  - name: app\n    hosts: [app.test]\n    username: {field: user}\n";
+  Call login = from("198.51.100.7");
+  login.method = "POST";
+  login.forward_body = true;
+  login.extra = {{"Content-Type", "application/json"}};
+  login.body = R"({"user":"alice","padding":")" + std::string(3000, 'p') + "\"}";
+  start(std::string(kHead) + route);
+  EXPECT_EQ(status(login), 200);
+  reload(std::string(kHead) + "server: {max_body_bytes: 2048}\n" + route);
+  expect_applied();
+  EXPECT_EQ(status(login), 413);
+}
+
 TEST_F(Reloading, ServerMaxHeaderBytesIsApplied) {
   Call big = from("198.51.100.7");
   big.extra = {{"X-Padding", std::string(2000, 'p')}};
@@ -481,6 +589,12 @@ Call call(const std::string& ip, const std::string& method = "GET", const std::s
 std::vector<RouteCase> route_cases() {
   const std::string deny = "    deny_ips: [203.0.113.0/24]\n";
   const std::string once = "    limits: [{name: once, average: 1, period: 1h, burst: 1}]\n";
+  const std::string per_user =
+      "    limits: [{name: user, average: 1, period: 1h, burst: 1, key: username}]\n";
+  Call login = call("198.51.100.7", "POST");
+  login.forward_body = true;
+  login.extra = {{"Content-Type", "application/json"}};
+  login.body = R"({"login":"alice"})";
   return {
       {"hosts", "    hosts: [app.test]\n" + deny, "    hosts: [other.test]\n" + deny,
        call("203.0.113.7"), 403, 200},
@@ -542,6 +656,15 @@ std::vector<RouteCase> route_cases() {
       {"limits.name", "    hosts: [app.test]\n" + once,
        "    hosts: [app.test]\n    limits: [{name: twice, average: 1, period: 1h, burst: 1}]\n",
        call("198.51.100.7"), 429, 200, 1},
+      // The same exhausted bucket: its next denial bans once the limit has `ban:`.
+      {"limits.ban", "    hosts: [app.test]\n" + once,
+       "    hosts: [app.test]\n"
+       "    limits: [{name: once, average: 1, period: 1h, burst: 1, ban: {for: 1m}}]\n",
+       call("198.51.100.7"), 429, 403, 1},
+      // The body field the login name is read from: before, the body has no such field and a
+      // limit keyed on the username does not apply.
+      {"username", "    hosts: [app.test]\n    username: {field: user}\n" + per_user,
+       "    hosts: [app.test]\n    username: {field: login}\n" + per_user, login, 200, 429, 1, 1},
       // A route's name scopes its buckets: renamed, it starts with full ones.
       {"name", "  - name: app\n    hosts: [app.test]\n" + once,
        "  - name: web\n    hosts: [app.test]\n" + once, call("198.51.100.7"), 429, 200, 1},

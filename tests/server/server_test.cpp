@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -694,6 +695,61 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosedAndCounted) {
   held.pop_back();
   EXPECT_TRUE(
       eventually([&] { return call_once(port(), to_host("erp.example.test")).status == 200; }));
+}
+
+TEST_F(ServerTest, ABacklogOfConnectionsIsAcceptedInOneTurnWithinTheLimit) {
+  // The loop drains the listener's backlog in one turn. Stopped, the server lets connections
+  // (and their requests) queue up in the kernel; woken, it finds them all at once: the first 8
+  // are served and stay open, the 3 beyond the limit are closed, and a connection that comes
+  // after the drain emptied the backlog is still accepted (its readiness is not lost).
+  start(config("server: {max_connections: 8}\n", "{rate_limited: 429, forbidden: 403}",
+               "[127.0.0.0/8]", 1));
+  server_->signal(SIGSTOP);
+  std::vector<Conn> held;
+  for (int i = 0; i < 8; ++i) {
+    held.emplace_back(port());
+    ASSERT_TRUE(held.back().send(render(to_host("erp.example.test")))) << i;
+  }
+  std::vector<Conn> extra;
+  for (int i = 0; i < 3; ++i) {
+    extra.emplace_back(port());
+    ASSERT_TRUE(extra.back().send(render(to_host("erp.example.test")))) << i;
+  }
+  server_->signal(SIGCONT);
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    EXPECT_EQ(held[i].read_response().status, 200) << "held connection " << i;
+  }
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    EXPECT_TRUE(extra[i].wait_closed(5000ms)) << "extra connection " << i << " not closed";
+  }
+  EXPECT_TRUE(eventually([&] {
+    return server_->metric("edgeguard_connections_rejected_total") == 3.0;
+  })) << server_->admin_get("/metrics");
+
+  held.pop_back();  // a slot frees up
+  ASSERT_TRUE(eventually([&] { return server_->metric("edgeguard_open_connections") == 7.0; }))
+      << server_->admin_get("/metrics");
+  Conn late(port());  // one connection, one try: a lost readiness would leave it unanswered
+  ASSERT_TRUE(late.send(render(to_host("erp.example.test"))));
+  EXPECT_EQ(late.read_response().status, 200);
+}
+
+TEST_F(ServerTest, ABacklogLargerThanOneTurnTakesIsServedWhole) {
+  // One turn accepts a bounded number of connections; the rest of the backlog, whose readiness
+  // the loop has already seen, must be taken in the next turns without a new connection coming.
+  start(config("", "{rate_limited: 429, forbidden: 403}", "[127.0.0.0/8]", 1));
+  server_->signal(SIGSTOP);
+  Call call = to_host("erp.example.test");
+  call.extra = {{"Connection", "close"}};
+  std::vector<Conn> queued;
+  for (int i = 0; i < 40; ++i) {
+    queued.emplace_back(port());
+    ASSERT_TRUE(queued.back().send(render(call))) << i;
+  }
+  server_->signal(SIGCONT);
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    EXPECT_EQ(queued[i].read_response().status, 200) << "connection " << i;
+  }
 }
 
 // ---- drain -------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 #include "tests/support/crowdsec_fixture.h"
 
+#include "tests/support/ports.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,30 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kLockDir = "/tmp/edgeguard-test-ports";
-constexpr int kPortSpan = 8000;  // candidates just below the ephemeral range
 constexpr auto kCscliTimeout = std::chrono::seconds(30);
-
-int ephemeral_start() {
-  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
-  int low = 0;
-  if (in >> low && low > kPortSpan + 1024) return low;
-  return 32768;
-}
-
-bool can_bind(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as Go's listener does
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
 
 void child_setup(int out_fd, int err_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -150,35 +127,6 @@ void write_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-ReservedPort::ReservedPort() {
-  ::mkdir(kLockDir, 01777);
-  const int high = ephemeral_start();
-  const int low = high - kPortSpan;
-  // Start at a different place per process so parallel tests rarely meet on a lock.
-  const int offset = static_cast<int>(::getpid()) % kPortSpan;
-  for (int i = 0; i < kPortSpan; ++i) {
-    const int port = low + (offset + i) % kPortSpan;
-    const std::string path = std::string(kLockDir) + "/" + std::to_string(port) + ".lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) continue;
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
-      continue;
-    }
-    if (!can_bind(port)) {  // something outside the tests listens there
-      ::close(fd);
-      continue;
-    }
-    lock_fd_ = fd;
-    port_ = port;
-    return;
-  }
-}
-
-ReservedPort::~ReservedPort() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-}
-
 CrowdsecLapi::CrowdsecLapi() {
   std::string pattern = (fs::temp_directory_path() / "edgeguard-crowdsec-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
@@ -186,6 +134,7 @@ CrowdsecLapi::CrowdsecLapi() {
     return;
   }
   dir_ = pattern;
+  port_ = reserve_port();
   if (port() == 0) {
     error_ = "no port could be reserved";
     return;

@@ -19,31 +19,6 @@
 
 namespace edgeguard::testing {
 
-// A loopback TCP port nobody else in the machine's tests will use while this object lives.
-//
-// LAPI cannot bind port 0 and report the port it got, so the port must be chosen before it
-// starts, and "find a free port, release it, let the child bind it" races with every other
-// test on the machine. Two rules make the choice race-free instead:
-//  - the port lies below the kernel's ephemeral range (ip_local_port_range), so no socket
-//    bound to port 0 and no outgoing connection can ever be given it (every other test server
-//    binds port 0);
-//  - among the fixtures of all processes, an exclusive flock on
-//    /tmp/edgeguard-test-ports/<port>.lock, held as long as this object lives (LAPI restarts
-//    included), decides who owns it. The kernel drops the lock if the process dies.
-// A port some unrelated service already listens on is skipped (a bind check while locked).
-class ReservedPort {
- public:
-  ReservedPort();
-  ~ReservedPort();
-  ReservedPort(const ReservedPort&) = delete;
-  ReservedPort& operator=(const ReservedPort&) = delete;
-  int port() const { return port_; }  // 0 when no port could be reserved
-
- private:
-  int lock_fd_ = -1;
-  int port_ = 0;
-};
-
 class CrowdsecLapi {
  public:
   CrowdsecLapi();  // a fresh temporary directory, the config, a machine for cscli; then start()
@@ -53,7 +28,9 @@ class CrowdsecLapi {
 
   bool running() const { return pid_ > 0; }
   const std::string& error() const { return error_; }  // why it is not running
-  int port() const { return port_.port(); }
+  // Reserved for the life of the test process (tests/support/ports.h): LAPI cannot bind port 0
+  // and report the port it got. 0 when none could be reserved.
+  int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
   const std::filesystem::path& dir() const { return dir_; }
 
@@ -73,7 +50,7 @@ class CrowdsecLapi {
 
  private:
   std::filesystem::path dir_;
-  ReservedPort port_;
+  int port_ = 0;
   pid_t pid_ = -1;
   std::string error_;
 };
