@@ -1,11 +1,13 @@
 #include "guard/server/session.h"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include "guard/clock/clock.h"
 #include "guard/http/response.h"
@@ -17,25 +19,18 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr std::size_t kMaxPendingOutput = 64 * 1024;  // stop parsing pipelined requests past this
-// A body kept between requests is memory an idle connection holds for nothing.
+// A large body kept in a pooled set is memory no request needs.
 constexpr std::size_t kKeptBodyCapacity = 4096;
 
 }  // namespace
 
 Session::Session(Worker& worker, asio::ip::tcp::socket socket, IpAddress peer)
-    : worker_(worker), socket_(std::move(socket)), peer_(peer), timer_(worker.io()) {
-  const auto& server = worker_.snapshot()->policy->server;
-  header_limit_ = server.max_header_bytes;
-  // One uninitialised block per connection: the read buffer (a full header block plus room
-  // for what is pipelined behind it) and the parser's arena. Traefik opens connections
-  // constantly, so nothing here is zeroed that is written before it is read.
-  read_capacity_ = header_limit_ + 4096;
-  buffers_ = std::make_unique_for_overwrite<char[]>(read_capacity_ + header_limit_ + 1024);
-  out_.reserve(512);
+    : worker_(worker), socket_(std::move(socket)), timer_(worker.io()), peer_(peer) {
   worker_.add(this);
 }
 
 Session::~Session() {
+  give_back_buffers();
   worker_.remove(this);
 }
 
@@ -47,14 +42,16 @@ void Session::start() {
 }
 
 void Session::close_if_idle() {
-  if (read_len_ == 0 && !parser_ && out_.empty() && !waiting_store_ && !writing_) close();
+  // A request in flight (parsed, waiting for the store, being written) holds the buffers.
+  if (!buffers_ && first_len_ == 0) close();
 }
 
 void Session::arm_timer(std::int64_t after_ns) {
   timer_.expires_after(std::chrono::nanoseconds(after_ns));
-  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->on_timer();
-  });
+  timer_.async_wait(asio::bind_allocator(TimerOpAllocator(timer_op_),
+                                         [self = shared_from_this()](boost::system::error_code ec) {
+                                           if (!ec) self->on_timer();
+                                         }));
 }
 
 // One timer per connection, re-armed lazily: requests only move `deadline_`.
@@ -79,14 +76,22 @@ void Session::fire_by_deadline() {
 
 void Session::do_read() {
   if (closed_) return;
-  if (read_len_ == read_capacity_) {  // buffer full and still no complete header block
-    reply_protocol_error(431, "request headers exceed " + std::to_string(header_limit_) + " bytes");
-    return;
+  if (!buffers_) {
+    read_some(first_.data() + first_len_, first_.size() - first_len_);
+  } else if (read_len_ == buffers_->read_capacity()) {  // full, and no complete header block
+    reply_protocol_error(
+        431, "request headers exceed " + std::to_string(buffers_->header_limit) + " bytes");
+  } else {
+    read_some(buffers_->read_buf() + read_len_, buffers_->read_capacity() - read_len_);
   }
-  socket_.async_read_some(asio::buffer(read_buf() + read_len_, read_capacity_ - read_len_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                            self->on_read(ec, n);
-                          });
+}
+
+void Session::read_some(char* into, std::size_t room) {
+  socket_.async_read_some(
+      asio::buffer(into, room),
+      asio::bind_allocator(IoOpAllocator(io_op_),
+                           [self = shared_from_this()](boost::system::error_code ec,
+                                                       std::size_t n) { self->on_read(ec, n); }));
 }
 
 void Session::on_read(boost::system::error_code ec, std::size_t n) {
@@ -94,36 +99,83 @@ void Session::on_read(boost::system::error_code ec, std::size_t n) {
     close();
     return;
   }
-  if (read_len_ == 0 && !parser_) {  // first bytes of a request: the header timeout applies
-    deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.header_timeout_ns;
+  if (!buffers_) {
+    if (first_len_ == 0) {  // first bytes of a request: the header timeout applies
+      deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.header_timeout_ns;
+    }
+    const std::size_t from = first_len_ >= 3 ? first_len_ - 3 : 0;  // "\r\n\r\n" may straddle
+    first_len_ = static_cast<std::uint16_t>(first_len_ + n);
+    if (!first_bytes_need_buffers(from)) {
+      fire_by_deadline();
+      do_read();
+      return;
+    }
+    take_buffers();
+  } else {
+    read_len_ += n;
   }
-  read_len_ += n;
   process();
+}
+
+// A partial header waits in first_ (a slow client costs no more than an idle one) unless the
+// header block is complete, first_ is full, or the bytes are already refused: a TLS hello or a
+// malformed request line gets its 400 now, as the parser gives it on a request's first bytes,
+// not at the header timeout. The probe's arena holds whatever first_ can capture.
+bool Session::first_bytes_need_buffers(std::size_t scan_from) {
+  if (first_len_ == first_.size()) return true;
+  const std::string_view fresh(first_.data() + scan_from, first_len_ - scan_from);
+  if (fresh.find("\r\n\r\n") != std::string_view::npos) return true;
+  const Snapshot& snap = *worker_.snapshot();
+  std::array<char, kFirstReadBytes * 2> arena;  // repeated headers are joined: room for that
+  ForwardAuthParser probe(snap.capture, arena);
+  probe.header_limit(static_cast<std::uint32_t>(snap.policy->server.max_header_bytes));
+  probe.eager(true);
+  boost::system::error_code ec;
+  probe.put(asio::buffer(first_.data(), first_len_), ec);
+  return ec != boost::beast::http::error::need_more;
+}
+
+void Session::take_buffers() {
+  buffers_ = worker_.request_buffers().acquire(worker_.snapshot()->policy->server.max_header_bytes);
+  std::memcpy(buffers_->read_buf(), first_.data(), first_len_);
+  read_len_ = first_len_;
+  first_len_ = 0;
+}
+
+// Nothing of this request stays with the pool: the parser, the answer, the body.
+void Session::give_back_buffers() {
+  if (!buffers_) return;
+  buffers_->parser.reset();
+  buffers_->out.clear();
+  release_body();
+  buffers_->handler.abandon();
+  read_len_ = 0;
+  worker_.request_buffers().release(std::move(buffers_));
 }
 
 // Answers every complete request in the buffer, then writes (or reads more).
 void Session::process() {
+  RequestBuffers& b = *buffers_;
   while (!closed_ && !waiting_store_ && !close_after_write_ && read_len_ > 0 &&
-         out_.size() < kMaxPendingOutput) {
-    if (!parser_) {
+         b.out.size() < kMaxPendingOutput) {
+    if (!b.parser) {
       const Snapshot& snap = *worker_.snapshot();
-      body_.clear();
-      parser_.emplace(snap.capture,
-                      std::span<char>(read_buf() + read_capacity_, header_limit_ + 1024), &body_);
-      parser_->header_limit(static_cast<std::uint32_t>(header_limit_));
-      parser_->body_limit(snap.policy->server.max_body_bytes);
-      parser_->eager(true);
+      b.body.clear();
+      b.parser.emplace(snap.capture, b.arena(), &b.body);
+      b.parser->header_limit(static_cast<std::uint32_t>(b.header_limit));
+      b.parser->body_limit(snap.policy->server.max_body_bytes);
+      b.parser->eager(true);
     }
     boost::system::error_code ec;
-    const std::size_t used = parser_->put(asio::buffer(read_buf(), read_len_), ec);
+    const std::size_t used = b.parser->put(asio::buffer(b.read_buf(), read_len_), ec);
     consume(used);
     if (ec == boost::beast::http::error::need_more) break;
     if (ec) {
       if (ec == boost::beast::http::error::header_limit) {
         reply_protocol_error(431,
-                             "request headers exceed " + std::to_string(header_limit_) + " bytes");
+                             "request headers exceed " + std::to_string(b.header_limit) + " bytes");
       } else if (ec == boost::beast::http::error::body_limit) {
-        body_.clear();
+        b.body.clear();
         reply_protocol_error(
             413, "the forwarded body exceeds server.max_body_bytes (" +
                      std::to_string(worker_.snapshot()->policy->server.max_body_bytes) + " bytes)");
@@ -132,15 +184,16 @@ void Session::process() {
       }
       return;
     }
-    if (!parser_->is_done()) break;
+    if (!b.parser->is_done()) break;
     handle_request();
   }
   if (waiting_store_) return;
-  if (!out_.empty()) {
+  if (!b.out.empty()) {
     do_write();
   } else if (!closed_) {
-    if (read_len_ == 0 && !parser_) {  // between requests (a parser mid-body is not idle)
+    if (read_len_ == 0 && !b.parser) {  // between requests (a parser mid-body is not idle)
       deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.idle_timeout_ns;
+      give_back_buffers();
     } else {
       fire_by_deadline();
     }
@@ -150,28 +203,31 @@ void Session::process() {
 
 void Session::consume(std::size_t n) {
   if (n == 0) return;
-  if (n < read_len_) std::memmove(read_buf(), read_buf() + n, read_len_ - n);
+  char* buf = buffers_->read_buf();
+  if (n < read_len_) std::memmove(buf, buf + n, read_len_ - n);
   read_len_ -= n;
 }
 
 void Session::handle_request() {
-  keep_alive_ = parser_->keep_alive() && !worker_.draining();
+  RequestBuffers& b = *buffers_;
+  keep_alive_ = b.parser->keep_alive() && !worker_.draining();
   if (!keep_alive_) close_after_write_ = true;
-  const auto progress = handler_.handle(worker_.snapshot(), worker_.store(), worker_.stats(),
-                                        parser_->headers(), peer_, keep_alive_, out_);
-  parser_.reset();  // the handler copied what it needs out of the parser's arena and the body
+  const auto progress = b.handler.handle(worker_.snapshot(), worker_.store(), worker_.stats(),
+                                         b.parser->headers(), peer_, keep_alive_, b.out);
+  b.parser.reset();  // the handler copied what it needs out of the parser's arena and the body
   if (progress == ForwardAuthHandler::Progress::answered) release_body();
   if (progress == ForwardAuthHandler::Progress::answered) return;
-  // Hold the pipeline until the shared store answers on this thread.
+  // Hold the pipeline (and the buffers) until the shared store answers on this thread.
   waiting_store_ = true;
-  worker_.store().admit_async(handler_.calls(), handler_.started_ns(), false,
+  worker_.store().admit_async(b.handler.calls(), b.handler.started_ns(), false,
                               [self = shared_from_this()](const LimitOutcome& outcome) {
                                 self->waiting_store_ = false;
+                                RequestBuffers& b = *self->buffers_;
                                 if (self->closed_) {
-                                  self->handler_.abandon();
+                                  b.handler.abandon();
                                   return;
                                 }
-                                self->handler_.finish(outcome, self->out_);
+                                b.handler.finish(outcome, b.out);
                                 self->release_body();
                                 self->process();
                               });
@@ -179,11 +235,12 @@ void Session::handle_request() {
 
 // The body (and any password in it) is gone once the request is answered.
 void Session::release_body() {
-  std::fill(body_.begin(), body_.end(), '\0');  // not even freed memory keeps a password
-  if (body_.capacity() > kKeptBodyCapacity) {
-    std::string().swap(body_);
+  std::string& body = buffers_->body;
+  std::fill(body.begin(), body.end(), '\0');  // not even freed memory keeps a password
+  if (body.capacity() > kKeptBodyCapacity) {
+    std::string().swap(body);
   } else {
-    body_.clear();
+    body.clear();
   }
 }
 
@@ -191,25 +248,27 @@ void Session::reply_protocol_error(int status, const std::string& detail) {
   ServerStats& stats = worker_.stats();
   (status == 431 ? stats.bad_requests_431 : stats.bad_requests_400)
       .fetch_add(1, std::memory_order_relaxed);
-  write_protocol_error(out_, status, detail);
+  write_protocol_error(buffers_->out, status, detail);
   close_after_write_ = true;
   read_len_ = 0;
-  parser_.reset();
+  buffers_->parser.reset();
   do_write();
 }
 
 void Session::do_write() {
   if (closed_ || writing_) return;
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      self->on_write(ec);
-                    });
+  asio::async_write(
+      socket_, asio::buffer(buffers_->out),
+      asio::bind_allocator(IoOpAllocator(io_op_),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             self->on_write(ec);
+                           }));
 }
 
 void Session::on_write(boost::system::error_code ec) {
   writing_ = false;
-  out_.clear();
+  buffers_->out.clear();
   if (ec || close_after_write_) {
     close();  // close() sends the FIN; a shutdown() first would only cost a syscall
     return;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "guard/clock/clock.h"
 #include "guard/log/event_log.h"
 #include "guard/server/session.h"
 
@@ -73,6 +74,7 @@ void Worker::arm_log_flush() {
   log_timer_.expires_after(kLogFlushInterval);
   log_timer_.async_wait([this](boost::system::error_code ec) {
     flush_log_buffer();
+    request_buffers_.decay(monotonic_ns());
     if (!ec && !stopped_) arm_log_flush();
   });
 }
@@ -105,7 +107,9 @@ void Worker::do_accept() {
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
-        std::make_shared<Session>(*this, std::move(socket), to_ip(peer_.address()))->start();
+        std::allocate_shared<Session>(SessionSlab::Allocator<Session>(session_slab_), *this,
+                                      std::move(socket), to_ip(peer_.address()))
+            ->start();
       }
     }
     // Errors such as EMFILE must not stop the accept loop (Beast's examples stop; we don't).

@@ -12,7 +12,9 @@
 #include <memory>
 #include <string>
 
+#include "guard/server/request_buffers.h"
 #include "guard/server/server_stats.h"
+#include "guard/server/session_slab.h"
 #include "guard/service/service.h"
 #include "guard/store/store.h"
 
@@ -27,6 +29,7 @@ class Worker {
   boost::asio::io_context& io() { return io_; }
   Service& service() { return service_; }
   ServerStats& stats() { return stats_; }
+  RequestBufferPool& request_buffers() { return request_buffers_; }
   LimitStore& store() { return *store_; }
   void set_store(LimitStore* store) { store_ = store; }
   int index() const { return index_; }
@@ -63,6 +66,9 @@ class Worker {
   ServerStats& stats_;
   int index_;
   int workers_;  // the connection limit is split evenly over the workers
+  // Before io_: the sessions its destructor destroys give their buffers and slots back.
+  RequestBufferPool request_buffers_;
+  SessionSlab session_slab_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::endpoint peer_;  // filled by each accept
