@@ -624,6 +624,31 @@ TEST_F(ServerTest, SlowLorisIsCutOffAfterTheHeaderTimeout) {
   EXPECT_EQ(call_once(port(), to_host("erp.example.test")).status, 200);
 }
 
+// A partial header waits for its end in a small buffer (session.h), but bytes the parser already
+// refuses are answered at once, as they were when every connection had its full buffers: a TLS
+// client or a broken request line learns why now, not at the header timeout.
+TEST_F(ServerTest, RefusedFirstBytesAreAnsweredAtOnceNotAtTheHeaderTimeout) {
+  start(config("server: {header_timeout: 60s}\n"));
+  const std::pair<const char*, std::string> cases[] = {
+      {"TLS client hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)},
+      {"HTTP/3.0", "GET /auth HTTP/3.0\r\nHost: edgeguard.internal\r\n"},
+      {"header without a colon", "GET /auth HTTP/1.1\r\nNoColonHere\r\nX-Forwarded-"},
+  };
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    Conn c(port());
+    ASSERT_TRUE(c.send(bytes));
+    EXPECT_EQ(c.read_response(5000ms).status, 400);
+  }
+  // A valid partial header is left to finish within the header timeout.
+  Conn partial(port());
+  ASSERT_TRUE(partial.send("GET /auth HTTP/1.1\r\nX-Forwarded-Host: erp.example.test\r\n"));
+  EXPECT_TRUE(partial.stays_open(300ms));
+  ASSERT_TRUE(partial.send(
+      "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /\r\nX-Forwarded-For: 198.51.100.10\r\n\r\n"));
+  EXPECT_EQ(partial.read_response().status, 200);
+}
+
 TEST_F(ServerTest, SlowBodyIsCutOffLikeSlowHeaders) {
   // The header block is complete, but the declared body drips in: the request as a whole must
   // arrive within header_timeout, or one client could hold a connection for ever.
