@@ -2,10 +2,11 @@
 # ThreadSanitizer run of the tests that exercise stores and the server concurrently: the local
 # store's multi-thread tests, the Redis store and cluster (real redis-server, replicas on two
 # threads, faults under load), the server black-box tests (the TSan-built edgeguard binary with
-# several event-loop threads), tests/hardening's TsanConcurrency, and the CrowdSec puller and
-# reporter (their io_context on one thread; the set read and bans reported from another). Any
-# TSan report fails the run, including one written by the edgeguard child processes the server
-# tests start.
+# several event-loop threads; ScaleTest: thousands of connections over two, each thread with
+# its own session slab and request buffer pool), tests/hardening's TsanConcurrency, and the
+# CrowdSec puller and reporter (their io_context on one thread; the set read and bans reported
+# from another). Any TSan report fails the run, including one written by the edgeguard child
+# processes the server tests start.
 #   tests/tsan.sh                 # configure + build build-tsan, run the subset
 #   BUILD_DIR=/tmp/t JOBS=4 tests/tsan.sh
 set -euo pipefail
@@ -30,7 +31,7 @@ rm -rf "$reports" && mkdir -p "$reports"
 # log_path: every process (tests and the edgeguard children they start) writes its reports to
 # its own file, so a race in a child is not lost in a test's captured output.
 export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
-pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|TsanConcurrency\.|TsanBanTable\.|CrowdsecPuller|CrowdsecReporter)'
+pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|ScaleTest\.|TsanConcurrency\.|TsanBanTable\.|CrowdsecPuller|CrowdsecReporter)'
 run_start=$SECONDS
 status=0
 # --no-tests=error: a pattern that matches nothing (a renamed suite) fails instead of passing.
