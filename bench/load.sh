@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Load benchmark: edgeguard against the nginx peer (bench/peers/nginx/) on the same core, driven
-# by the same wrk script, with keep-alive and with a new connection per request (what Traefik
-# does beyond its 2 idle connections per auth host). See bench/README.md.
+# Load benchmark: edgeguard against the nginx peer (bench/peers/nginx/), driven by the same wrk
+# script, with keep-alive and with a new connection per request (what Traefik does beyond its 2
+# idle connections per auth host), in two setups: `pinned` (one thread / one worker each, on the
+# same core, wrk on the other) and `user` (edgeguard `threads: 0`, nginx one worker per core,
+# nothing pinned, wrk with one thread per core on the same cores: how it runs for a user). See
+# bench/README.md.
 #
 #   bench/load.sh [BUILD_DIR]        (default BUILD_DIR: <repo>/build-release)
 #
 # Environment (all optional):
 #   BENCH_DURATION=10s      wrk -d per run
 #   BENCH_CONNECTIONS=32    wrk -c per run
-#   BENCH_SERVER_CPU=1      core for edgeguard and nginx (one thread / one worker each)
-#   BENCH_CLIENT_CPU=0      core for wrk (one thread)
+#   BENCH_SETUPS="pinned user"
+#   BENCH_SERVER_CPU=1      pinned: core for edgeguard and nginx (one thread / one worker each)
+#   BENCH_CLIENT_CPU=0      pinned: core for wrk (one thread) and redis-server
 #   BENCH_SCRIPTS=mix       wrk scripts to run: mix (bench/load/forwardauth_mix.lua), flood
 #   BENCH_MODES="keepalive close"
 #   BENCH_SEED=42           seed of the mix
@@ -31,6 +35,8 @@ scripts=${BENCH_SCRIPTS:-mix}
 modes=${BENCH_MODES:-keepalive close}
 seed=${BENCH_SEED:-42}
 rounds=${BENCH_ROUNDS:-1}
+setups=${BENCH_SETUPS:-pinned user}
+cores=$(nproc)
 
 tools=(wrk nginx taskset curl python3 cmake ninja)
 [[ "${BENCH_REDIS:-0}" == 1 ]] && tools+=(redis-server redis-cli)
@@ -46,127 +52,8 @@ fi
 edgeguard_bin=$build_dir/guard/edgeguard
 [[ -x "$edgeguard_bin" ]] || { echo "load.sh: no binary at $edgeguard_bin" >&2; exit 2; }
 
-run_dir=$(mktemp -d /tmp/edgeguard-bench.XXXXXX)
-started=()
-cleanup() {
-  local pid
-  for pid in "${started[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${started[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-    echo "scratch directory kept: $run_dir" >&2
-  else
-    rm -rf "$run_dir"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Poll until URL answers (any HTTP status), at most 10 s.
-wait_http() {
-  local url=$1 pid=$2 deadline=$((SECONDS + 10))
-  until curl -s -o /dev/null --max-time 1 "$url"; do
-    kill -0 "$pid" 2>/dev/null || { echo "load.sh: server exited, see $run_dir" >&2; return 1; }
-    ((SECONDS < deadline)) || { echo "load.sh: $url not answering after 10 s" >&2; return 1; }
-    sleep 0.05
-  done
-}
-
-# --- edgeguard: the example policy, on free ports, one thread ---------------------------------
-# Its relative paths are kept: the tailnet nodes file comes from config/, the country database is
-# the MaxMind test database (the mix uses its GB, IE and IR networks).
-geoip_test_db=$root/tests/data/maxmind/GeoIP2-Country-Test.mmdb
-country_db=$(sed -n 's/^geoip:.*country_db: *\([^,} ]*\).*/\1/p' "$root/config/edgeguard.yaml")
-nodes_file=$(sed -n 's/^ *nodes:.*file: *\([^,} ]*\).*/\1/p' "$root/config/edgeguard.yaml")
-if [[ -n "$country_db" ]]; then
-  mkdir -p "$(dirname "$run_dir/$country_db")"
-  cp "$geoip_test_db" "$run_dir/$country_db"
-fi
-mkdir -p "$run_dir/nginx"
-if [[ -n "$nodes_file" ]]; then
-  cp "$root/config/$nodes_file" "$run_dir/$nodes_file"
-  python3 "$root/bench/peers/nginx/tailnet_geo.py" "$run_dir/$nodes_file" 0 tag:admin \
-    >"$run_dir/nginx/tailnet-admin.geo"
-else
-  : >"$run_dir/nginx/tailnet-admin.geo"
-fi
-servers=()
-declare -A port pid
-# start_edgeguard NAME [SED_EXPR]: the policy with its ports replaced, one thread.
-start_edgeguard() {
-  local name=$1 extra=${2:-} admin
-  port[$name]=$(free_port)
-  admin=$(free_port)
-  sed -e "s/^listen:.*/listen: 127.0.0.1:${port[$name]}/" \
-      -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$admin/" \
-      -e "s/^threads:.*/threads: 1/" ${extra:+-e "$extra"} \
-      "$root/config/edgeguard.yaml" >"$run_dir/$name.yaml"
-  taskset -c "$server_cpu" "$edgeguard_bin" serve --config "$run_dir/$name.yaml" \
-    >"$run_dir/$name.log" 2>&1 &
-  pid[$name]=$!
-  started+=("${pid[$name]}")
-  servers+=("$name")
-  wait_http "http://127.0.0.1:$admin/healthz" "${pid[$name]}"
-}
-start_edgeguard edgeguard
-
-# --- nginx peer: same policy, one worker -------------------------------------------------------
-port[nginx]=$(free_port)
-sed -e "s#@LISTEN@#127.0.0.1:${port[nginx]}#" -e "s#@RUN_DIR@#$run_dir/nginx#g" \
-    -e "s#@WORKERS@#1#" -e "s#@PEER_DIR@#$root/bench/peers/nginx#g" \
-    -e "s#@GEOIP_COUNTRY_DB@#${country_db:+$run_dir/$country_db}#g" \
-    "$root/bench/peers/nginx/nginx.conf.in" >"$run_dir/nginx.conf"
-taskset -c "$server_cpu" nginx -e "$run_dir/nginx/error.log" -p "$run_dir/nginx" \
-  -c "$run_dir/nginx.conf" &
-pid[nginx]=$!
-started+=("${pid[nginx]}")
-servers+=(nginx)
-wait_http "http://127.0.0.1:${port[nginx]}/" "${pid[nginx]}"
-
-# --- optional: edgeguard with its buckets in Redis ---------------------------------------------
-if [[ "${BENCH_REDIS:-0}" == 1 ]]; then
-  redis_port=$(free_port)
-  taskset -c "$client_cpu" redis-server --bind 127.0.0.1 --port "$redis_port" --save "" \
-    --appendonly no --dir "$run_dir" >"$run_dir/redis.log" 2>&1 &
-  started+=("$!")
-  deadline=$((SECONDS + 10))
-  until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "load.sh: redis-server not answering" >&2; exit 1; }
-    sleep 0.05
-  done
-  start_edgeguard edgeguard-redis \
-    "s/^  type: local.*/  type: redis\\n  redis: {address: 127.0.0.1:$redis_port, timeout: 20ms, on_error: local}/"
-fi
-
-# Commands Redis has executed so far (INFO commandstats), not counting the INFO calls: "SENT ALL",
-# SENT = commands edgeguard sent (EVALSHA and the rest), ALL = those plus the commands the limit
-# script runs inside Redis (TIME, GET, SET, DEL).
-redis_calls() {
-  redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[:=,]' '
-    /^cmdstat_/ && $1 != "cmdstat_info" {
-      all += $3
-      if ($1 !~ /^cmdstat_(time|get|set|del)$/) sent += $3
-    }
-    END { print sent + 0, all + 0 }'
-}
-
-# CPU time (utime + stime, clock ticks) of a process and its direct children (nginx's worker).
-cpu_ticks() {
-  local total=0 pid t
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
-    total=$((total + ${t:-0}))
-  done
-  echo "$total"
-}
-clk_tck=$(getconf CLK_TCK)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 # wrk latency like "334.00us", "5.12ms", "1.02s" -> microseconds
 to_us() {
@@ -177,6 +64,9 @@ to_us() {
 }
 
 declare -A result median
+# Set per setup: wrk's threads and pinning.
+wrk_threads=1
+wrk_cpu=
 # run NAME SCRIPT MODE ROUND: appends to result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,deny}]
 run() {
   local name=$1 script=$2 mode=$3 round=$4
@@ -189,7 +79,7 @@ run() {
   local before after redis_before="0 0" redis_after="0 0"
   [[ $name == edgeguard-redis ]] && redis_before=$(redis_calls)
   before=$(cpu_ticks "$pid")
-  taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "${extra[@]}" \
+  $(pin "$wrk_cpu") wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "${extra[@]}" \
     -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
   after=$(cpu_ticks "$pid")
   [[ $name == edgeguard-redis ]] && redis_after=$(redis_calls)
@@ -233,56 +123,83 @@ median() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-echo "edgeguard $("$edgeguard_bin" version 2>/dev/null | head -1 || true) vs $(nginx -v 2>&1 | sed 's/^nginx version: //')"
-echo "wrk -t1 -c$connections -d$duration x $rounds round(s), median; on core $client_cpu; servers on core $server_cpu (1 thread/worker);" \
-  "$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-echo
-echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | non-2xx % |"
-echo "|---|---|---|---:|---:|---:|---:|---:|"
-turn=0
-redis_summary=()
-for script in $scripts; do
-  for mode in $modes; do
-    for ((round = 1; round <= rounds; round++)); do
-      # Rotate which server goes first, so none always runs on a warmer (or busier) machine.
-      n=${#servers[@]}
-      for ((k = 0; k < n; k++)); do
-        run "${servers[(k + turn) % n]}" "$script" "$mode" "$round"
-      done
-      turn=$((turn + 1))
-    done
-    for key in "${!result[@]}"; do
-      format=%.0f
-      [[ $key == *,cpu || $key == *,deny ]] && format=%.1f
-      [[ $key == *,rcmd || $key == *,rall ]] && format=%.3f
-      [[ $key == *,$mode,$script,* ]] && median[$key]=$(median "$format" ${result[$key]})
-    done
-    label=$mode
-    [[ $mode == keepalive ]] && label=keep-alive
-    [[ $mode == close ]] && label="new conn/req"
-    for name in "${servers[@]}"; do
-      echo "| $script | $label | $name | ${median[$name,$mode,$script,rps]} |" \
-        "${median[$name,$mode,$script,p50]} | ${median[$name,$mode,$script,p99]} |" \
-        "${median[$name,$mode,$script,cpu]} | ${median[$name,$mode,$script,deny]} |"
-    done
-    echo "| $script | $label | **ratio eg/nginx** |" \
-      "$(ratio "${median[edgeguard,$mode,$script,rps]}" "${median[nginx,$mode,$script,rps]}") |" \
-      "$(ratio "${median[edgeguard,$mode,$script,p50]}" "${median[nginx,$mode,$script,p50]}") |" \
-      "$(ratio "${median[edgeguard,$mode,$script,p99]}" "${median[nginx,$mode,$script,p99]}") |" \
-      "$(ratio "${median[edgeguard,$mode,$script,cpu]}" "${median[nginx,$mode,$script,cpu]}") | |"
-    if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
-      echo "| $script | $label | **ratio redis/local** |" \
-        "$(ratio "${median[edgeguard-redis,$mode,$script,rps]}" "${median[edgeguard,$mode,$script,rps]}") |" \
-        "$(ratio "${median[edgeguard-redis,$mode,$script,p50]}" "${median[edgeguard,$mode,$script,p50]}") |" \
-        "$(ratio "${median[edgeguard-redis,$mode,$script,p99]}" "${median[edgeguard,$mode,$script,p99]}") |" \
-        "$(ratio "${median[edgeguard-redis,$mode,$script,cpu]}" "${median[edgeguard,$mode,$script,cpu]}") | |"
-      redis_summary+=("$script $label: ${median[edgeguard-redis,$mode,$script,rcmd]} sent, ${median[edgeguard-redis,$mode,$script,rall]} with the script's own")
-    fi
+echo "edgeguard $("$edgeguard_bin" version 2>/dev/null | head -1 || true) vs $(nginx -v 2>&1 | sed 's/^nginx version: //');" \
+  "$cores cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+for setup in $setups; do
+  # Servers for this setup only: stop the previous setup's.
+  for name in "${servers[@]}"; do
+    kill -TERM "${pid[$name]}" 2>/dev/null || true
+    wait "${pid[$name]}" 2>/dev/null || true
   done
-done
-if ((${#redis_summary[@]})); then
+  servers=()
+  result=()
+  median=()
+  if [[ $setup == pinned ]]; then
+    threads=1 workers=1 server_pin=$server_cpu wrk_threads=1 wrk_cpu=$client_cpu
+    shape="wrk -t1 on core $client_cpu; servers on core $server_cpu, 1 thread/worker each"
+  else
+    threads=0 workers=$cores server_pin= wrk_threads=$cores wrk_cpu=
+    shape="wrk -t$cores, edgeguard threads: 0, nginx $cores workers, nothing pinned"
+  fi
+  start_edgeguard edgeguard "$threads" "$server_pin"
+  start_nginx nginx "$workers" "$server_pin"
+  if [[ "${BENCH_REDIS:-0}" == 1 ]]; then
+    [[ -n "$redis_port" ]] || start_redis "$client_cpu"
+    start_edgeguard edgeguard-redis "$threads" "$server_pin" "$(redis_store_sed)"
+  fi
   echo
-  echo "Redis commands per guard request (INFO commandstats delta / requests, median): sent by"
-  echo "edgeguard (EVALSHA, ...), and with the TIME/GET/SET/DEL the limit script runs inside Redis:"
-  printf '  %s\n' "${redis_summary[@]}"
-fi
+  echo "### setup: $setup ($shape)"
+  echo
+  echo "wrk -c$connections -d$duration x $rounds round(s), median; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | non-2xx % |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|"
+  turn=0
+  redis_summary=()
+  for script in $scripts; do
+    for mode in $modes; do
+      for ((round = 1; round <= rounds; round++)); do
+        # Rotate which server goes first, so none always runs on a warmer (or busier) machine.
+        n=${#servers[@]}
+        for ((k = 0; k < n; k++)); do
+          run "${servers[(k + turn) % n]}" "$script" "$mode" "$round"
+        done
+        turn=$((turn + 1))
+      done
+      for key in "${!result[@]}"; do
+        format=%.0f
+        [[ $key == *,cpu || $key == *,deny ]] && format=%.1f
+        [[ $key == *,rcmd || $key == *,rall ]] && format=%.3f
+        [[ $key == *,$mode,$script,* ]] && median[$key]=$(median "$format" ${result[$key]})
+      done
+      label=$mode
+      [[ $mode == keepalive ]] && label=keep-alive
+      [[ $mode == close ]] && label="new conn/req"
+      for name in "${servers[@]}"; do
+        echo "| $script | $label | $name | ${median[$name,$mode,$script,rps]} |" \
+          "${median[$name,$mode,$script,p50]} | ${median[$name,$mode,$script,p99]} |" \
+          "${median[$name,$mode,$script,cpu]} | ${median[$name,$mode,$script,deny]} |"
+      done
+      echo "| $script | $label | **ratio eg/nginx** |" \
+        "$(ratio "${median[edgeguard,$mode,$script,rps]}" "${median[nginx,$mode,$script,rps]}") |" \
+        "$(ratio "${median[edgeguard,$mode,$script,p50]}" "${median[nginx,$mode,$script,p50]}") |" \
+        "$(ratio "${median[edgeguard,$mode,$script,p99]}" "${median[nginx,$mode,$script,p99]}") |" \
+        "$(ratio "${median[edgeguard,$mode,$script,cpu]}" "${median[nginx,$mode,$script,cpu]}") | |"
+      if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
+        echo "| $script | $label | **ratio redis/local** |" \
+          "$(ratio "${median[edgeguard-redis,$mode,$script,rps]}" "${median[edgeguard,$mode,$script,rps]}") |" \
+          "$(ratio "${median[edgeguard-redis,$mode,$script,p50]}" "${median[edgeguard,$mode,$script,p50]}") |" \
+          "$(ratio "${median[edgeguard-redis,$mode,$script,p99]}" "${median[edgeguard,$mode,$script,p99]}") |" \
+          "$(ratio "${median[edgeguard-redis,$mode,$script,cpu]}" "${median[edgeguard,$mode,$script,cpu]}") | |"
+        redis_summary+=("$script $label: ${median[edgeguard-redis,$mode,$script,rcmd]} sent, ${median[edgeguard-redis,$mode,$script,rall]} with the script's own")
+      fi
+    done
+  done
+  if ((${#redis_summary[@]})); then
+    echo
+    echo "Redis commands per guard request (INFO commandstats delta / requests, median): sent by"
+    echo "edgeguard (EVALSHA, ...), and with the TIME/GET/SET/DEL the limit script runs inside Redis:"
+    printf '  %s\n' "${redis_summary[@]}"
+  fi
+  echo
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+done

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run of the tests that exercise stores and the server concurrently: the local
 # store's multi-thread tests, the Redis store and cluster (real redis-server, replicas on two
-# threads, faults under load), the server black-box tests (the TSan-built edgeguard binary with
-# several event-loop threads; ScaleTest: thousands of connections over two, each thread with
-# its own session slab and request buffer pool), tests/hardening's TsanConcurrency, and the
-# CrowdSec puller and reporter (their io_context on one thread; the set read and bans reported
+# threads, faults under load, a stopped Redis under every on_error policy), the server black-box
+# tests (the TSan-built edgeguard binary with EDGEGUARD_TEST_THREADS event-loop threads, 4 by
+# default, where the normal run uses one; ScaleTest: thousands of connections, each thread with
+# its own session slab and request buffer pool), the admin listener and the Redis store through
+# start, readiness and drain, tests/hardening's TsanConcurrency, the ban table's TsanBanTable, and
+# the CrowdSec puller and reporter (their io_context on one thread; the set read and bans reported
 # from another). Any TSan report fails the run, including one written by the edgeguard child
 # processes the server tests start.
 #   tests/tsan.sh                 # configure + build build-tsan, run the subset
@@ -20,7 +22,7 @@ cmake -S "$src" -B "$build" -G Ninja -DEDGEGUARD_TSAN=ON -DEDGEGUARD_BENCH=OFF \
 # Only the suites that exist in this checkout (tests/server may still be missing).
 known=$(ninja -C "$build" -t targets all 2>/dev/null)
 targets=()
-for t in unit_tests redis_tests server_tests memory_bound_tests crowdsec_lapi_tests edgeguard; do
+for t in unit_tests redis_tests server_tests memory_bound_tests e2e_tests crowdsec_lapi_tests edgeguard; do
   if grep -q "^$t:" <<<"$known"; then targets+=("$t"); fi
 done
 ninja -C "$build" -j"$jobs" "${targets[@]}"
@@ -31,7 +33,11 @@ rm -rf "$reports" && mkdir -p "$reports"
 # log_path: every process (tests and the edgeguard children they start) writes its reports to
 # its own file, so a race in a child is not lost in a test's captured output.
 export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
-pattern='^(LocalStore\.|RedisStoreTest\.|RedisClusterTest\.|ServerTest\.|ScaleTest\.|TsanConcurrency\.|TsanBanTable\.|CrowdsecPuller|CrowdsecReporter)'
+# Several event loops in every server test that does not pin its count (tests/support/harness.h
+# test_threads()): the point of this run is the loops racing each other.
+export EDGEGUARD_TEST_THREADS=${EDGEGUARD_TEST_THREADS:-4}
+pattern='^(LocalStore\.|RedisStoreTest\.|Policies/RedisStoppedTest\.|RedisClusterTest\.|ServerTest\.|ScaleTest\.|'
+pattern+='Admin\.|RedisLifecycleE2e\.|TsanConcurrency\.|TsanBanTable\.|CrowdsecPuller|CrowdsecReporter)'
 run_start=$SECONDS
 status=0
 # --no-tests=error: a pattern that matches nothing (a renamed suite) fails instead of passing.

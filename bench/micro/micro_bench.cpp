@@ -25,6 +25,7 @@
 #include "guard/http/forward_auth_parser.h"
 #include "guard/http/response.h"
 #include "guard/limit/gcra.h"
+#include "guard/limit/traefik_rate.h"
 #include "guard/log/event_log.h"
 #include "guard/net/cidr_set.h"
 #include "guard/pipeline/pipeline.h"
@@ -207,6 +208,26 @@ void BM_Gcra(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Gcra);
+
+// Traefik's "Average is respected" load on one bucket: 100/s, burst 1, a request every 2.5 ms,
+// so one in four is admitted. range(0) 0: tolerance T × burst (before issue 18); 1: the rate
+// as the loader compiles it now, with Traefik's maxDelay. Same check, same branches.
+void BM_GcraPaced(benchmark::State& state) {
+  const GcraRate traefik = traefik_gcra_rate(100, 1'000'000'000, 10'000'000, 1);
+  const GcraRate rate =
+      state.range(0) == 0 ? GcraRate{traefik.emission_ns, traefik.emission_ns, 1} : traefik;
+  std::int64_t tat = 0, now = 1'000'000'000, admitted = 0;
+  for (auto _ : state) {
+    const GcraResult r = gcra_check(tat, now, rate);
+    if (r.allowed) tat = r.new_tat;
+    admitted += r.allowed;
+    now += 2'500'000;
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["admitted"] =
+      benchmark::Counter(static_cast<double>(admitted) / static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_GcraPaced)->Arg(0)->Arg(1)->ArgName("maxdelay");
 
 LocalLimitStore& shared_store() {
   static LocalLimitStore store(1'000'000);

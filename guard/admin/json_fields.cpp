@@ -79,17 +79,17 @@ class FlatObjectHandler {
   }
 
   bool on_string_part(json::string_view s, std::size_t, error_code& ec) {
-    if (depth_ == 0) return top_level_scalar(ec);
+    if (!in_object()) return top_level_scalar(ec);
     text_.append(s.data(), s.size());
     return true;
   }
   bool on_string(json::string_view s, std::size_t, error_code& ec) {
-    if (depth_ == 0) return top_level_scalar(ec);
+    if (!in_object()) return top_level_scalar(ec);
     text_.append(s.data(), s.size());
     return value(JsonScalar::Kind::string);
   }
   bool on_number_part(json::string_view s, error_code& ec) {
-    if (depth_ == 0) return top_level_scalar(ec);
+    if (!in_object()) return top_level_scalar(ec);
     text_.append(s.data(), s.size());
     return true;
   }
@@ -97,12 +97,12 @@ class FlatObjectHandler {
   bool on_uint64(std::uint64_t, json::string_view s, error_code& ec) { return number(s, ec); }
   bool on_double(double, json::string_view s, error_code& ec) { return number(s, ec); }
   bool on_bool(bool b, error_code& ec) {
-    if (depth_ == 0) return top_level_scalar(ec);
+    if (!in_object()) return top_level_scalar(ec);
     text_ = b ? "true" : "false";
     return value(JsonScalar::Kind::boolean);
   }
   bool on_null(error_code& ec) {
-    if (depth_ == 0) return top_level_scalar(ec);
+    if (!in_object()) return top_level_scalar(ec);
     text_ = "null";
     return value(JsonScalar::Kind::null);
   }
@@ -134,7 +134,7 @@ class FlatObjectHandler {
     return fail({}, in_array_ ? "a batch holds objects" : "the body must be a JSON object", ec);
   }
   bool number(json::string_view s, error_code& ec) {
-    if (depth_ == 0) return top_level_scalar(ec);
+    if (!in_object()) return top_level_scalar(ec);
     text_.append(s.data(), s.size());
     return value(JsonScalar::Kind::number);
   }
@@ -143,6 +143,9 @@ class FlatObjectHandler {
     text_.clear();
     return true;
   }
+
+  // Inside an object whose fields are being read (not at the top, not between a batch's objects).
+  bool in_object() const { return depth_ == (in_array_ ? 2 : 1); }
 
   int depth_ = 0;  // 1 inside the object (or the batch's array), 2 inside a batch's object
   bool in_array_ = false;

@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "guard/accesslog/access_log.h"
 #include "guard/admin/admin_router.h"
 #include "guard/cli/admin_client.h"
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
 #include "guard/config/admin_reader.h"
 #include "guard/log/json_string.h"
-#include "guard/replay/access_log.h"
 
 namespace edgeguard {
 namespace {

@@ -3,13 +3,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "guard/accesslog/access_log.h"
+#include "guard/accesslog/log_reader.h"
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
 #include "guard/cli/offline_service.h"
 #include "guard/config/policy_loader.h"
 #include "guard/log/event_log.h"
-#include "guard/replay/access_log.h"
-#include "guard/replay/log_reader.h"
 #include "guard/replay/replay.h"
 #include "guard/service/service.h"
 

@@ -9,6 +9,7 @@
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
 #include "guard/cli/crowdsec_wiring.h"
+#include "guard/cli/failures_wiring.h"
 #include "guard/cli/store_wiring.h"
 #include "guard/clock/clock.h"
 #include "guard/config/policy_loader.h"
@@ -94,6 +95,8 @@ int run_serve(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
+  FailuresWiring failures(*service, *policy, stores.maintenance_store(), maintenance,
+                          admin.router());
 
   boost::asio::signal_set signals(maintenance, SIGHUP, SIGTERM, SIGINT);
   std::thread drainer;
@@ -114,6 +117,7 @@ int run_serve(int argc, char** argv) {
         server.join();
         boost::asio::post(maintenance, [&] {
           crowdsec.stop();
+          failures.stop();
           maintenance.stop();
         });
       });
@@ -134,6 +138,7 @@ int run_serve(int argc, char** argv) {
 
   server.start();
   admin.start();
+  failures.start();
   log_event("info", "started",
             {{"version", EDGEGUARD_VERSION},
              {"config", config_path},

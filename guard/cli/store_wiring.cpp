@@ -7,8 +7,10 @@
 namespace edgeguard {
 
 struct StoreWiring::Impl {
-  explicit Impl(Service& s) : service(s) {}
+  Impl(Service& s, boost::asio::io_context& io) : service(s), maintenance(io) {}
   Service& service;
+  boost::asio::io_context& maintenance;
+  std::unique_ptr<RedisLimitStore> maintenance_store;
   std::shared_ptr<RedisSharedState> redis;  // null in local mode
   std::vector<std::unique_ptr<RedisLimitStore>> per_thread;
   Histogram redis_seconds;
@@ -59,8 +61,9 @@ RedisStoreConfig redis_config(const RedisSettings& s) {
 
 }  // namespace
 
-StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io_context&)
-    : impl_(std::make_unique<Impl>(service)) {
+StoreWiring::StoreWiring(Service& service, const Policy& policy,
+                         boost::asio::io_context& maintenance)
+    : impl_(std::make_unique<Impl>(service, maintenance)) {
   Impl* impl = impl_.get();
   impl->registration = service.metrics().add([impl](MetricsWriter& w) { impl->write_metrics(w); });
   if (policy.settings.store.type != StoreType::redis) return;
@@ -79,6 +82,15 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy, boost::asio::io
 }
 
 StoreWiring::~StoreWiring() = default;
+
+LimitStore& StoreWiring::maintenance_store() {
+  if (!impl_->redis) return impl_->service.local_store();
+  if (!impl_->maintenance_store) {
+    impl_->maintenance_store = std::make_unique<RedisLimitStore>(impl_->maintenance, impl_->redis,
+                                                                 &impl_->service.local_store());
+  }
+  return *impl_->maintenance_store;
+}
 
 StoreFactory StoreWiring::factory() {
   Impl* impl = impl_.get();

@@ -19,6 +19,9 @@ class StoreWiring {
   // Empty when the stores could be built; else why not (a startup error).
   const std::string& error() const { return error_; }
   StoreFactory factory();
+  // The store for work on the maintenance loop (failure reports): the local store, or in Redis
+  // mode a Redis store of the maintenance loop's own.
+  LimitStore& maintenance_store();
 
  private:
   struct Impl;

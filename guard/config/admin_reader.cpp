@@ -39,21 +39,25 @@ std::optional<std::string> parse_admin_token(std::string_view text, std::string*
   return std::string(text);
 }
 
+std::string read_token_file(const YAML::Node& v, const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(v, what + ": cannot read " + path);
+  std::string text;
+  text.resize(kMaxFile + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) fail(v, what + ": cannot read " + path);
+  std::string why;
+  auto token = parse_admin_token(text, &why);
+  if (!token) fail(v, what + ": " + path + " " + why);
+  return std::move(*token);
+}
+
 void read_admin(const YAML::Node& n, const std::string& base_dir, AdminSettings& admin) {
   MapReader m(n, "admin");
   if (auto v = m.get("token_file")) {
     admin.token_file = as_path(v, "admin.token_file", base_dir);
-    std::ifstream in(admin.token_file, std::ios::binary);
-    if (!in) fail(v, "admin.token_file: cannot read " + admin.token_file);
-    std::string text;
-    text.resize(kMaxFile + 1);
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (in.bad()) fail(v, "admin.token_file: cannot read " + admin.token_file);
-    std::string why;
-    auto token = parse_admin_token(text, &why);
-    if (!token) fail(v, "admin.token_file: " + admin.token_file + " " + why);
-    admin.token = std::move(*token);
+    admin.token = read_token_file(v, "admin.token_file", admin.token_file);
   }
   m.finish();
 }

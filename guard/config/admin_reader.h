@@ -25,4 +25,7 @@ void read_admin(const YAML::Node& n, const std::string& base_dir, AdminSettings&
 // dropped. nullopt and `error` (never quoting the text) otherwise.
 std::optional<std::string> parse_admin_token(std::string_view text, std::string* error);
 
+// Reads the token file at `path` (the YAML value `v`, named `what` in errors), as above.
+std::string read_token_file(const YAML::Node& v, const std::string& what, const std::string& path);
+
 }  // namespace edgeguard::config

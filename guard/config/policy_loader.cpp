@@ -8,6 +8,7 @@
 #include "guard/config/admin_reader.h"
 #include "guard/config/bans_section.h"
 #include "guard/config/crowdsec_section.h"
+#include "guard/config/failures_section.h"
 #include "guard/config/ip_sets.h"
 #include "guard/config/route_compiler.h"
 #include "guard/config/settings_reader.h"
@@ -49,6 +50,8 @@ class Loader {
     if (auto n = top.get("log")) log(n, p->log);
     if (auto n = top.get("server")) server(n, p->server);
     if (auto n = top.get("bans")) read_bans(n, sets_, p->bans, s.bans_max_active, settings_);
+    if (auto n = top.get("failures"))
+      read_failures(n, settings_, p->failures, s.failures_access_log);
     if (auto n = top.get("crowdsec")) {
       read_crowdsec(n, settings_, settings_.base_dir(), s.crowdsec.emplace());
     }

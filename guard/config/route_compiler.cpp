@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "guard/config/bans_section.h"
+#include "guard/limit/traefik_rate.h"
 #include "guard/request/forward_request.h"
 #include "guard/request/path_normalize.h"
 #include "guard/text/ascii.h"
@@ -234,17 +235,22 @@ LimitPolicy RouteCompiler::limit(const YAML::Node& n, const Route& r, LimitKind 
   if (failure && !l.ban) l.ban = BanRule{};  // a failure limit always bans: 15m by default
   m.finish();
   const double emission = static_cast<double>(l.period_ns) / l.average;
+  // Traefik's maxDelay adds at most 500 ms to T × burst: 9e18 leaves room for it in 63 bits.
   if (emission < 1 || emission * static_cast<double>(burst) > 9e18) {
     fail(n, "limit " + l.name + ": average/period/burst out of range");
   }
-  l.rate.emission_ns = static_cast<std::int64_t>(std::llround(emission));
-  l.rate.burst = burst;
-  l.rate.tolerance_ns = l.rate.emission_ns * burst;
-  if (failure) {
+  const auto emission_ns = static_cast<std::int64_t>(std::llround(emission));
+  if (!failure) {
+    // Traefik's meaning, its maxDelay included: the same long-run rate under any load.
+    l.rate = traefik_gcra_rate(l.average, l.period_ns, emission_ns, burst);
+  } else {
     // A failure limit bans on the failure that empties it (the burst-th in a row), not on the
-    // one after: the question a failure asks is "would one more still fit?".
+    // one after: the question a failure asks is "would one more still fit?". No maxDelay
+    // here: a failure has already happened, there is no request to schedule, and a failure
+    // limit is edgeguard's, not Traefik's; so a ban comes on the very failure it came on before.
+    l.rate.emission_ns = emission_ns;
     l.rate.burst = burst - 1;
-    l.rate.tolerance_ns = l.rate.emission_ns * (burst - 1);
+    l.rate.tolerance_ns = emission_ns * (burst - 1);
   }
   // IETF RateLimit-Policy: quota q per window w seconds.
   const double window_s = static_cast<double>(l.period_ns) / 1e9;

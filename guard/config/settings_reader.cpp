@@ -1,5 +1,8 @@
 #include "guard/config/settings_reader.h"
 
+#include "guard/net/host_port.h"
+#include "guard/net/ip_address.h"
+
 namespace edgeguard::config {
 namespace {
 
@@ -27,7 +30,15 @@ void SettingsReader::note(const std::string& name, const YAML::Node& n) const {
 
 std::string SettingsReader::address(const YAML::Node& n, const std::string& name) const {
   note(name, n);
-  return as_address(n, name);
+  const std::string text = as_address(n, name);
+  // A listener binds an address, not a name. Said here, at its position and by `check` too,
+  // rather than at start-up once the stores are built.
+  const std::string host = parse_host_port(text)->host;
+  const bool any = name == "listen" && host == "*";
+  if (!any && !IpAddress::parse(host)) {
+    fail(n, name + ": '" + host + "' is not an IP address" + (name == "listen" ? " (or *)" : ""));
+  }
+  return text;
 }
 
 int SettingsReader::threads(const YAML::Node& n) const {

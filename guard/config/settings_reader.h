@@ -20,7 +20,7 @@ class SettingsReader {
   SettingsReader(std::string base_dir, SettingPositions& positions)
       : base_dir_(std::move(base_dir)), positions_(positions) {}
 
-  // `listen`, `admin_listen`: HOST:PORT.
+  // `listen`, `admin_listen`: IP:PORT ("[::1]:9090" for IPv6; listen also takes "*").
   std::string address(const YAML::Node& n, const std::string& name) const;
   int threads(const YAML::Node& n) const;
   void store(const YAML::Node& n, StoreSettings& s) const;

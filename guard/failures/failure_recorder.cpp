@@ -44,7 +44,7 @@ struct Charge {
 }  // namespace
 
 FailureRecorder::Outcome FailureRecorder::record(const FailureReport& report, FailureSource source,
-                                                 std::int64_t now_ns) {
+                                                 std::int64_t now_ns, Ban* made) {
   auto charge = std::make_shared<Charge>();
   charge->snapshot = snapshot_();
   const Policy& policy = *charge->snapshot->policy;
@@ -83,7 +83,14 @@ FailureRecorder::Outcome FailureRecorder::record(const FailureReport& report, Fa
   stats_.count(route->name, source);
   // The ban, if one is due, is made by the store with the denial; the answer itself is not
   // needed here (the store logs and counts the ban).
-  if (!store_.try_admit(charge->calls.view(), now_ns, false)) {
+  if (auto outcome = store_.try_admit(charge->calls.view(), now_ns, false)) {
+    if (made != nullptr && outcome->ban_made) {
+      const LimitCall& call = charge->calls.calls[static_cast<std::size_t>(outcome->denied_index)];
+      *made = Ban{std::string(call.ban->subject), std::string(call.ban->scope),
+                  outcome->ban_until_ns,          outcome->ban_count,
+                  std::string(call.ban->reason),  BanSource::failure};
+    }
+  } else {
     store_.admit_async(charge->calls.view(), now_ns, false,
                        [charge](const LimitOutcome&) {});  // keeps the calls alive until then
   }

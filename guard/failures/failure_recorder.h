@@ -53,7 +53,10 @@ class FailureRecorder {
     unknown_route,    // the policy has no route of that name
     nothing_applies,  // the route has no failure limit keyed on what the report names
   };
-  Outcome record(const FailureReport& report, FailureSource source, std::int64_t now_ns);
+  // With `made`, a ban the failure made is written there when the store answered at once
+  // (replay reports what failure limits would have banned).
+  Outcome record(const FailureReport& report, FailureSource source, std::int64_t now_ns,
+                 Ban* made = nullptr);
 
  private:
   SnapshotSource snapshot_;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "guard/http/head_scanner.h"
 #include "guard/text/ascii.h"
 
 namespace edgeguard {
@@ -37,12 +38,33 @@ void ForwardAuthParser::capture_once(std::string_view header, std::string_view& 
   capture(slot, present, value, ec);
 }
 
-void ForwardAuthParser::on_field_impl(field f, sv name_in, sv value_in, error_code& ec) {
-  if (f == field::transfer_encoding) saw_transfer_encoding_ = true;
-  const std::string_view name(name_in.data(), name_in.size());
+std::size_t ForwardAuthParser::put(boost::asio::const_buffer buffer, error_code& ec) {
+  if (use_scanner_ && !got_some() && !scanned_) {
+    const std::string_view in(static_cast<const char*>(buffer.data()), buffer.size());
+    const HeadScan scan =
+        scan_request_head(in, limit_, [&](std::string_view n, std::string_view v) {
+          error_code capture_ec;
+          capture_field(n, v, capture_ec);
+          return !capture_ec;
+        });
+    if (scan.length > 0) {
+      scanned_ = true;
+      scanned_keep_alive_ = scan.keep_alive;
+      if (body_ != nullptr) headers_.body = *body_;  // as on_finish_impl: no body, an empty one
+      ec = {};
+      return scan.length;
+    }
+    // Declined: Beast reads the request from its first byte, into a clean capture.
+    headers_ = ForwardHeaders{};
+    used_ = 0;
+  }
+  return basic_parser::put(buffer, ec);
+}
+
+void ForwardAuthParser::capture_field(std::string_view name, std::string_view value,
+                                      error_code& ec) {
   // Most headers (Host, User-Agent, Accept, cookies) are skipped by their length alone.
   if (!plan_.may_capture(name.size())) return;
-  const std::string_view value(value_in.data(), value_in.size());
   if (iequals_lower(name, plan_.client_ip_header())) {
     capture(headers_.client_ip, headers_.client_ip_present, value, ec);
   } else if (iequals_lower(name, "x-forwarded-method")) {

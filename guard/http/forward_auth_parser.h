@@ -3,6 +3,11 @@
 // the client-IP header and the headers limit keys name. Values are copied into a fixed arena
 // owned by the session (repeated headers are joined with ","), so no field map is built and
 // nothing is allocated per request. Everything else (Host, cookies, the body) is skipped.
+//
+// A head that arrives whole, with no body, is read in one pass by scan_request_head
+// (head_scanner.h) instead of Beast's field-by-field parse; whatever that scan declines is
+// Beast's, from the first byte, so both readings give the same answers and the same values.
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 
 #include <array>
@@ -30,6 +35,19 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
   const ForwardHeaders& headers() const { return headers_; }
   bool has_body() const { return has_body_; }
 
+  // These hide basic_parser's: the first put() tries the one-pass scan (above).
+  std::size_t put(boost::asio::const_buffer buffer, boost::beast::error_code& ec);
+  bool is_done() const { return scanned_ || basic_parser::is_done(); }
+  bool keep_alive() const { return scanned_ ? scanned_keep_alive_ : basic_parser::keep_alive(); }
+  void header_limit(std::uint32_t v) {
+    limit_ = v;
+    basic_parser::header_limit(v);
+  }
+  // false: Beast alone reads every request (the differential test's reference).
+  void use_scanner(bool on) { use_scanner_ = on; }
+  // The request was read by the scan, not by Beast.
+  bool scanned() const { return scanned_; }
+
  private:
   using error_code = boost::beast::error_code;
   using sv = boost::beast::string_view;  // boost::core::string_view in Boost 1.81
@@ -40,7 +58,12 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
   void on_response_impl(int, sv, int, error_code& ec) override {
     ec = boost::beast::http::error::bad_method;  // never a response on this side
   }
-  void on_field_impl(field f, sv name, sv value, error_code& ec) override;
+  void on_field_impl(field f, sv name, sv value, error_code& ec) override {
+    if (f == field::transfer_encoding) saw_transfer_encoding_ = true;
+    capture_field(std::string_view(name.data(), name.size()),
+                  std::string_view(value.data(), value.size()), ec);
+  }
+  void capture_field(std::string_view name, std::string_view value, error_code& ec);
   // RFC 9112 6.3: a request whose final transfer coding is not chunked has no knowable length;
   // Beast would read it as bodiless and parse the body as the next request (smuggling).
   void on_header_impl(error_code& ec) override {
@@ -75,6 +98,10 @@ class ForwardAuthParser final : public boost::beast::http::basic_parser<true> {
   ForwardHeaders headers_;
   bool has_body_ = false;
   bool saw_transfer_encoding_ = false;
+  std::uint32_t limit_ = 8192;  // Beast's default, as basic_parser's
+  bool use_scanner_ = true;
+  bool scanned_ = false;
+  bool scanned_keep_alive_ = false;
 };
 
 }  // namespace edgeguard

@@ -5,7 +5,9 @@
 // `burst` requests at once.
 //
 //   emission  T   = period / average          (ns between tokens)
-//   tolerance tau = T * burst                 (how far TAT may run ahead of now)
+//   tolerance tau = T * burst + maxDelay      (how far TAT may run ahead of now; maxDelay < T is
+//                                              Traefik's allowance, see traefik_rate.h; failure
+//                                              limits use T * (burst - 1))
 //   admit if max(TAT, now) + T - now <= tau;  then TAT' = max(TAT, now) + T
 #include <algorithm>
 #include <cstdint>
@@ -14,7 +16,7 @@ namespace edgeguard {
 
 struct GcraRate {
   std::int64_t emission_ns = 0;   // T
-  std::int64_t tolerance_ns = 0;  // tau = T * burst
+  std::int64_t tolerance_ns = 0;  // tau = T * burst + maxDelay
   std::int64_t burst = 1;
 };
 

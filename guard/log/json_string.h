@@ -6,22 +6,27 @@
 
 namespace edgeguard {
 
+// Runs of plain characters are appended whole: one byte at a time was ~1 900 instructions of
+// each ForwardAuth call (the deny log line and the problem body).
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\' && u != 0x7f) continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (u == '"' || u == '\\') {
       out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
+      out += static_cast<char>(u);
+    } else {
       out += "\\u00";
       out += kHex[u >> 4];
       out += kHex[u & 15];
-    } else {
-      out += c;
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 

@@ -171,6 +171,13 @@ struct AdminSettings {
   std::string token;       // the file's token: a secret, never logged or echoed
 };
 
+// `failures:`: where failed logins come from (the access log's path is a restart setting).
+struct FailureSettings {
+  std::string webhook_token_file;  // empty: no webhook (POST /v1/failures answers 404)
+  std::string webhook_token;       // a secret, never logged or echoed
+  std::vector<int> access_log_statuses{401, 403};  // DownstreamStatus values that are failures
+};
+
 struct Policy {
   std::string source_path;
   RestartSettings settings;  // fixed for the life of the process; a reload may not change them
@@ -182,6 +189,7 @@ struct Policy {
   ServerSettings server;
   BanSettings bans;
   AdminSettings admin;
+  FailureSettings failures;
   std::vector<Route> routes;
   Route default_route;                        // name "default"; allow or deny
   std::vector<std::string> key_header_names;  // headers named by `header:NAME` keys (lower case)

@@ -30,6 +30,7 @@ std::string restart_setting_change(const RestartSettings& a, const RestartSettin
   if (n.file != m.file) return "tailnet.nodes.file";
   if (n.command != m.command) return "tailnet.nodes.command";
   if (a.bans_max_active != b.bans_max_active) return "bans.max_active";
+  if (a.failures_access_log != b.failures_access_log) return "failures.access_log.file";
   if (a.crowdsec.has_value() != b.crowdsec.has_value()) return "crowdsec";
   if (a.crowdsec && b.crowdsec) {
     const CrowdsecSettings &c = *a.crowdsec, &d = *b.crowdsec;

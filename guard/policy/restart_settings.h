@@ -65,6 +65,7 @@ struct RestartSettings {
   std::size_t bans_max_active = 100'000;  // the ban table is sized once
   // `crowdsec:` (the LAPI the puller and reporter talk to); absent: no CrowdSec.
   std::optional<CrowdsecSettings> crowdsec;
+  std::string failures_access_log;  // failures.access_log.file: the follower opens it once
   bool operator==(const RestartSettings&) const = default;
 };
 

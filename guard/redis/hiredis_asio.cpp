@@ -1,17 +1,42 @@
 #include "guard/redis/hiredis_asio.h"
 
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/post.hpp>
+
 namespace edgeguard {
 
 namespace asio = boost::asio;
+
+HiredisAsioAdapter::ReadyOp::ReadyOp(HiredisAsioAdapter* owner, bool is_read)
+    : reactor_op(boost::system::error_code(), &ReadyOp::do_perform, &ReadyOp::do_complete),
+      adapter(owner),
+      read(is_read) {}
+
+// Runs when the reactor tries the wait: at once when armed if an edge came since the last wait
+// (or the socket is new), else on the next edge. Readiness is all it reports; hiredis does the
+// I/O. "Exhausted" makes the next read wait skip this call until a new edge.
+asio::detail::reactor_op::status HiredisAsioAdapter::ReadyOp::do_perform(reactor_op* base) {
+  return static_cast<ReadyOp*>(base)->read ? done_and_exhausted : done;
+}
+
+void HiredisAsioAdapter::ReadyOp::do_complete(void* owner, asio::detail::scheduler_operation* base,
+                                              const boost::system::error_code&, std::size_t) {
+  auto* op = static_cast<ReadyOp*>(base);
+  // The last reference may go with `self`, and this op with it: nothing touches `op` after.
+  const std::shared_ptr<HiredisAsioAdapter> self = std::move(op->keep);
+  const bool read = op->read;
+  const boost::system::error_code ec = op->ec_;
+  if (owner == nullptr || self == nullptr) return;  // the loop is being destroyed
+  self->on_ready(read, ec);
+}
 
 std::shared_ptr<HiredisAsioAdapter> HiredisAsioAdapter::attach(redisAsyncContext* ac,
                                                                asio::io_context& io,
                                                                std::function<void()> on_cleanup) {
   if (ac->ev.data != nullptr) return nullptr;
   auto adapter = std::make_shared<HiredisAsioAdapter>(ac, io, std::move(on_cleanup));
-  boost::system::error_code ec;
-  adapter->socket_.assign(ac->c.fd, ec);
-  if (ec) return nullptr;
+  if (adapter->reactor_.register_descriptor(ac->c.fd, adapter->data_) != 0) return nullptr;
+  adapter->fd_ = ac->c.fd;
   adapter->self_ = adapter;
   ac->ev.data = adapter.get();
   ac->ev.addRead = &HiredisAsioAdapter::add_read;
@@ -28,32 +53,52 @@ std::shared_ptr<HiredisAsioAdapter> HiredisAsioAdapter::attach(redisAsyncContext
 
 HiredisAsioAdapter::HiredisAsioAdapter(redisAsyncContext* ac, asio::io_context& io,
                                        std::function<void()> on_cleanup)
-    : ac_(ac), socket_(io), on_cleanup_(std::move(on_cleanup)) {}
+    : ac_(ac),
+      io_(io),
+      reactor_(asio::use_service<asio::detail::reactor>(io)),
+      on_cleanup_(std::move(on_cleanup)) {}
 
 void HiredisAsioAdapter::arm_read() {
-  if (read_pending_ || ac_ == nullptr) return;
+  if (read_pending_ || ac_ == nullptr || fd_ < 0) return;
   read_pending_ = true;
-  socket_.async_wait(asio::posix::stream_descriptor::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->read_pending_ = false;
-                       if (ec == asio::error::operation_aborted || self->ac_ == nullptr) return;
-                       if (!self->want_read_) return;
-                       redisAsyncHandleRead(self->ac_);  // may free the context
-                       if (self->ac_ != nullptr && self->want_read_) self->arm_read();
-                     });
+  read_op_.ec_ = boost::system::error_code();
+  read_op_.keep = shared_from_this();
+  reactor_.start_op(asio::detail::reactor::read_op, fd_, data_, &read_op_, true, true);
 }
 
 void HiredisAsioAdapter::arm_write() {
-  if (write_pending_ || ac_ == nullptr) return;
+  if (write_pending_ || ac_ == nullptr || fd_ < 0) return;
   write_pending_ = true;
-  socket_.async_wait(asio::posix::stream_descriptor::wait_write,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->write_pending_ = false;
-                       if (ec == asio::error::operation_aborted || self->ac_ == nullptr) return;
-                       if (!self->want_write_) return;
-                       redisAsyncHandleWrite(self->ac_);  // may free the context
-                       if (self->ac_ != nullptr && self->want_write_) self->arm_write();
-                     });
+  write_op_.ec_ = boost::system::error_code();
+  write_op_.keep = shared_from_this();
+  // Not speculative: this waits for EPOLLOUT (added to the registration by the reactor).
+  reactor_.start_op(asio::detail::reactor::write_op, fd_, data_, &write_op_, true, false);
+}
+
+void HiredisAsioAdapter::on_ready(bool read, const boost::system::error_code& ec) {
+  (read ? read_pending_ : write_pending_) = false;
+  if (ec == asio::error::operation_aborted || ac_ == nullptr) return;
+  if (read) {
+    if (!want_read_) return;
+    redisAsyncHandleRead(ac_);  // may free the context
+    if (ac_ != nullptr && want_read_) arm_read();
+  } else {
+    if (!want_write_) return;
+    redisAsyncHandleWrite(ac_);  // may free the context
+    if (ac_ != nullptr && want_write_) arm_write();
+  }
+}
+
+void HiredisAsioAdapter::post_flush() {
+  if (flush_posted_ || ac_ == nullptr) return;
+  flush_posted_ = true;
+  asio::post(io_, [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    if (self->ac_ == nullptr || !self->want_write_) return;
+    self->flushing_ = true;
+    redisAsyncHandleWrite(self->ac_);  // may free the context
+    self->flushing_ = false;
+  });
 }
 
 void HiredisAsioAdapter::add_read(void* p) {
@@ -69,11 +114,25 @@ void HiredisAsioAdapter::del_read(void* p) {
 void HiredisAsioAdapter::add_write(void* p) {
   auto* self = static_cast<HiredisAsioAdapter*>(p);
   self->want_write_ = true;
-  self->arm_write();
+  // Until connected, the writable event is what tells hiredis the connect finished.
+  if (self->flushing_ || self->ac_ == nullptr || (self->ac_->c.flags & REDIS_CONNECTED) == 0) {
+    self->arm_write();
+  } else {
+    self->post_flush();
+  }
 }
 
 void HiredisAsioAdapter::del_write(void* p) {
   static_cast<HiredisAsioAdapter*>(p)->want_write_ = false;
+}
+
+// hiredis closes the descriptor right after the cleanup hook: leave the reactor now (queued
+// waits complete with operation_aborted; closing the descriptor removes it from epoll).
+void HiredisAsioAdapter::unregister() {
+  if (fd_ < 0) return;
+  reactor_.deregister_descriptor(fd_, data_, true);
+  reactor_.cleanup_descriptor_data(data_);
+  fd_ = -1;
 }
 
 void HiredisAsioAdapter::cleanup(void* p) {
@@ -82,11 +141,7 @@ void HiredisAsioAdapter::cleanup(void* p) {
   std::shared_ptr<HiredisAsioAdapter> keep = std::move(self->self_);
   self->ac_ = nullptr;
   self->want_read_ = self->want_write_ = false;
-  // hiredis closes the fd right after this hook; release it so Asio neither closes it twice
-  // nor keeps it registered (pending waits finish with operation_aborted).
-  boost::system::error_code ignored;
-  self->socket_.cancel(ignored);
-  (void)self->socket_.release();
+  self->unregister();
   if (auto done = std::move(self->on_cleanup_)) done();
 }
 

@@ -90,17 +90,27 @@ RedisConnection::~RedisConnection() {
 
 bool RedisConnection::command(std::span<const std::string_view> argv, ReplyHandler handler) {
   if (!usable()) return false;
-  argv_ptrs_.clear();
-  argv_lens_.clear();
+  // RESP written here into a reused buffer: hiredis's own formatting (sdscatfmt, an sds per
+  // command) was the largest cost of a command on edgeguard's side.
+  std::string& out = format_buf_;
+  out.clear();
+  const auto append_count = [&out](char kind, std::size_t n) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    out += kind;
+    out.append(digits, end);
+    out += "\r\n";
+  };
+  append_count('*', argv.size());
   for (std::string_view arg : argv) {
-    argv_ptrs_.push_back(arg.data());
-    argv_lens_.push_back(arg.size());
+    append_count('$', arg.size());
+    out += arg;
+    out += "\r\n";
   }
   // hiredis owns the handler until it calls on_reply exactly once (with a reply or nullptr).
   auto owned = std::make_unique<ReplyHandler>(std::move(handler));
-  if (redisAsyncCommandArgv(ac_, &RedisConnection::on_reply, owned.get(),
-                            static_cast<int>(argv_ptrs_.size()), argv_ptrs_.data(),
-                            argv_lens_.data()) != REDIS_OK) {
+  if (redisAsyncFormattedCommand(ac_, &RedisConnection::on_reply, owned.get(), out.data(),
+                                 out.size()) != REDIS_OK) {
     return false;
   }
   (void)owned.release();

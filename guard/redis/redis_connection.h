@@ -76,8 +76,7 @@ class RedisConnection {
   bool connected_ = false;
   bool closing_ = false;
   std::string last_error_;
-  std::vector<const char*> argv_ptrs_;
-  std::vector<std::size_t> argv_lens_;
+  std::string format_buf_;  // the command being queued, in RESP
 };
 
 }  // namespace edgeguard

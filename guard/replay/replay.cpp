@@ -148,14 +148,15 @@ void Replay::KeyStats::count(std::int64_t now_ns) {
 }
 
 Replay::Replay(const Snapshot& snapshot)
-    : snapshot_(snapshot),
+    : snapshot_(std::make_shared<Snapshot>(snapshot)),
       policy_(*snapshot.policy),
       // Room for every key and ban a long log can hold: replay has no memory target to meet.
       bans_(std::max<std::size_t>(policy_.settings.bans_max_active, 1'000'000)),
       store_(std::make_unique<LocalLimitStore>(
           std::max<std::size_t>(policy_.settings.store.max_buckets, 4'000'000), &local_bans_)),
+      failures_([this] { return snapshot_; }, *store_, failure_stats_),
       routes_(policy_.routes.size() + 1) {
-  snapshot_.bans = &bans_;
+  snapshot_->bans = &bans_;
   header_is_xff_ = iequals_ascii(policy_.client_ip.header, "X-Forwarded-For");
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     routes_[i].limits.resize(route_at(i).limits.size());
@@ -191,28 +192,9 @@ void Replay::add_malformed(std::string_view source, std::uint64_t line, std::str
 void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t line) {
   ++totals_.lines;
   // The request as Traefik would have described it to edgeguard.
-  ForwardHeaders h;
-  h.method = rec.method;
-  h.host = rec.request_host;
-  h.uri = rec.path;
-  h.method_present = h.host_present = h.uri_present = true;
-  h.client_ip_present = true;
-  if (rec.header_present[0] && header_is_xff_) {
-    // trustForwardHeader: true sends "<incoming X-Forwarded-For>, <peer>".
-    joined_.assign(rec.headers[0]);
-    joined_ += ", ";
-    joined_ += rec.client_host;
-    h.client_ip = joined_;
-  } else if (rec.header_present[0]) {
-    h.client_ip = rec.headers[0];
-  } else {
-    h.client_ip = rec.client_host;  // header not logged: the peer, what depth 1 reads
-  }
-  for (std::size_t i = 0; i < kMaxKeyHeaders && i + 1 < kMaxRecordHeaders; ++i) {
-    h.key_headers[i] = rec.headers[i + 1];
-  }
+  const ForwardHeaders h = forwarded_headers(rec, header_is_xff_, joined_);
   const ParseOutcome parsed =
-      parse_forward_request(h, policy_.client_ip.header, snapshot_.client_ip, scratch_);
+      parse_forward_request(h, policy_.client_ip.header, snapshot_->client_ip, scratch_);
   if (!parsed.ok()) {
     ++totals_.bad_requests;
     if (totals_.bad_request_examples.size() < kExamples) {
@@ -232,7 +214,7 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
   totals_.last_ns = clock_ns_;
   const std::int64_t now = clock_ns_;
 
-  const Decision& d = pipeline_.decide(snapshot_, parsed.request, now, *store_, false);
+  const Decision& d = pipeline_.decide(*snapshot_, parsed.request, now, *store_, false);
   RouteStats& rs = routes_[static_cast<std::size_t>(d.route->index)];
   ++rs.requests;
   const bool limit_denied = d.denied_by_limit();
@@ -254,12 +236,7 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
       return c.limit == d.limit_index && c.ban != nullptr;
     });
     if (d.ban_made && banning != calls.end()) {
-      const std::string_view subject = banning->ban->subject;
-      auto it = rs.banned.find(subject);
-      if (it == rs.banned.end()) it = rs.banned.emplace(std::string(subject), BanStats{}).first;
-      BanStats& b = it->second;
-      ++b.bans;
-      b.seconds += retry_after_seconds(d.retry_after_ns);
+      count_ban(rs, banning->ban->subject, retry_after_seconds(d.retry_after_ns));
     }
     if (!limit_denied) {
       char ip[64];
@@ -269,6 +246,30 @@ void Replay::add(const AccessRecord& rec, std::string_view source, std::uint64_t
       ++k.denied;
     }
   }
+  // A logged failure (a status failures.access_log counts) charges the route's failure limits
+  // at the line's time, as edgeguard following that log would have. Only with an access_log
+  // source: failures from the webhook are not in the log.
+  const auto& statuses = policy_.failures.access_log_statuses;
+  if (!policy_.settings.failures_access_log.empty() && !d.route->failure_limits.empty() &&
+      std::find(statuses.begin(), statuses.end(), rec.downstream_status) != statuses.end()) {
+    Ban made;
+    FailureReport report;
+    report.route = d.route->name;
+    report.client_ip = parsed.request.client_ip;
+    if (failures_.record(report, FailureSource::access_log, now, &made) ==
+        FailureRecorder::Outcome::charged) {
+      ++rs.failures;
+      if (!made.subject.empty())
+        count_ban(rs, made.subject, retry_after_seconds(made.until_ns - now));
+    }
+  }
+}
+
+void Replay::count_ban(RouteStats& rs, std::string_view subject, std::int64_t seconds) {
+  auto it = rs.banned.find(subject);
+  if (it == rs.banned.end()) it = rs.banned.emplace(std::string(subject), BanStats{}).first;
+  ++it->second.bans;
+  it->second.seconds += seconds;
 }
 
 ReplayReport Replay::report(std::size_t top) const {
@@ -302,6 +303,7 @@ ReplayReport Replay::report(std::size_t top) const {
       rr.limits.push_back(std::move(lr));
     }
     rr.top_denied_clients = top_keys(s.denied_clients, top);
+    rr.failures = s.failures;
     for (const auto& [subject, b] : s.banned) {
       rr.bans += b.bans;
       rr.ban_seconds += b.seconds;
@@ -385,6 +387,9 @@ std::string render_table(const ReplayReport& r) {
       for (const auto& k : rt.top_denied_clients) t.row({k.key, num(k.denied)});
       t.print(out, "    ");
     }
+    if (rt.failures > 0) {
+      out += "  failures (logged statuses failures.access_log counts): " + num(rt.failures) + "\n";
+    }
     if (rt.bans > 0) {
       out += "  would ban " + num(rt.banned_subjects) + " subjects " + num(rt.bans) +
              " times for " + duration_text(rt.ban_seconds) + " in all:\n";
@@ -442,6 +447,7 @@ std::string render_json(const ReplayReport& r) {
       banned.push_back(
           boost::json::object{{"subject", b.subject}, {"bans", b.bans}, {"seconds", b.seconds}});
     }
+    ro["failures"] = rt.failures;
     ro["bans"] = boost::json::object{{"made", rt.bans},
                                      {"subjects", rt.banned_subjects},
                                      {"seconds", rt.ban_seconds},

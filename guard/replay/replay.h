@@ -18,12 +18,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "guard/accesslog/access_log.h"
 #include "guard/bans/ban_table.h"
 #include "guard/bans/local_bans.h"
 #include "guard/core/decision.h"
+#include "guard/failures/failure_recorder.h"
 #include "guard/pipeline/pipeline.h"
 #include "guard/pipeline/snapshot.h"
-#include "guard/replay/access_log.h"
 #include "guard/request/forward_request.h"
 #include "guard/store/local_store.h"
 
@@ -63,6 +64,8 @@ struct RouteReport {
   std::vector<std::pair<std::string, std::uint64_t>> would_deny_by_reason;  // non-zero only
   std::vector<LimitReport> limits;
   std::vector<KeyReport> top_denied_clients;  // denials by ip, tailnet, geo, default, bans
+  // Logged failures (failures.access_log statuses) charged to the route's failure limits.
+  std::uint64_t failures = 0;
   // Bans this policy would have made on the route (limits with `ban:`), replayed with escalation.
   std::uint64_t bans = 0;
   std::uint64_t banned_subjects = 0;
@@ -134,17 +137,21 @@ class Replay {
     std::vector<LimitStats> limits;
     KeyMap denied_clients;
     std::unordered_map<std::string, BanStats, StringHash, std::equal_to<>> banned;
+    std::uint64_t failures = 0;  // logged statuses failures.access_log counts, charged
   };
+  void count_ban(RouteStats& rs, std::string_view subject, std::int64_t seconds);
 
   const Route& route_at(std::size_t index) const;
   KeyStats& find_or_add(KeyMap& map, std::string_view key);
 
-  Snapshot snapshot_;  // the caller's, with the replay's ban table
+  std::shared_ptr<Snapshot> snapshot_;  // the caller's, with the replay's ban table
   const Policy& policy_;
   BanTable bans_;
   LocalBans local_bans_{bans_, nullptr};
   std::unique_ptr<LocalLimitStore> store_;
   Pipeline pipeline_;
+  FailureStats failure_stats_;
+  FailureRecorder failures_;
   bool header_is_xff_ = false;
   std::vector<RouteStats> routes_;
   RequestScratch scratch_;

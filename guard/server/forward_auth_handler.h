@@ -33,6 +33,9 @@ class ForwardAuthHandler {
   const Pipeline& pipeline() const { return pipeline_; }
   std::int64_t started_ns() const { return started_ns_; }
   void finish(const LimitOutcome& outcome, std::string& out);
+  // While waiting for the store: the answer finish() writes ends the connection (the server
+  // began to drain meanwhile).
+  void end_keep_alive() { keep_alive_ = false; }
   // The connection closed while the store was answering: nothing is written.
   void abandon() { held_.reset(); }
 

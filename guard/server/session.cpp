@@ -24,8 +24,8 @@ constexpr std::size_t kKeptBodyCapacity = 4096;
 
 }  // namespace
 
-Session::Session(Worker& worker, asio::ip::tcp::socket socket, IpAddress peer)
-    : worker_(worker), socket_(std::move(socket)), timer_(worker.io()), peer_(peer) {
+Session::Session(Worker& worker, int fd, bool v6, IpAddress peer)
+    : worker_(worker), socket_(worker.io(), fd, v6), timer_(worker.io()), peer_(peer) {
   worker_.add(this);
 }
 
@@ -37,8 +37,7 @@ Session::~Session() {
 void Session::start() {
   const auto& server = worker_.snapshot()->policy->server;
   deadline_ = monotonic_ns() + server.idle_timeout_ns;
-  arm_timer(server.idle_timeout_ns);
-  do_read();
+  do_read();  // the timer is armed when the connection first waits (ensure_timer)
 }
 
 void Session::close_if_idle() {
@@ -47,11 +46,24 @@ void Session::close_if_idle() {
 }
 
 void Session::arm_timer(std::int64_t after_ns) {
+  timer_armed_ = true;
   timer_.expires_after(std::chrono::nanoseconds(after_ns));
   timer_.async_wait(asio::bind_allocator(TimerOpAllocator(timer_op_),
                                          [self = shared_from_this()](boost::system::error_code ec) {
-                                           if (!ec) self->on_timer();
+                                           // Cancelled by close() or replaced by a new expiry:
+                                           // still armed.
+                                           if (ec) return;
+                                           self->timer_armed_ = false;
+                                           self->on_timer();
                                          }));
+}
+
+// A call answered from the bytes that came with the connection never waits, so never needs a
+// timer: one is armed only before the first wait.
+void Session::ensure_timer() {
+  if (!timer_armed_ && !closed_) {
+    arm_timer(std::max<std::int64_t>(deadline_ - monotonic_ns(), 1'000'000));
+  }
 }
 
 // One timer per connection, re-armed lazily: requests only move `deadline_`.
@@ -69,20 +81,46 @@ void Session::on_timer() {
 // deadline the timer was armed for, and a slow-loris client must not get the idle one. Only this
 // (rare) state re-arms, so complete requests cost no timer update.
 void Session::fire_by_deadline() {
-  if (timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {
+  if (timer_armed_ && timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {
     arm_timer(std::max<std::int64_t>(deadline_ - monotonic_ns(), 1'000'000));
   }
 }
 
 void Session::do_read() {
   if (closed_) return;
-  if (!buffers_) {
-    read_some(first_.data() + first_len_, first_.size() - first_len_);
-  } else if (read_len_ == buffers_->read_capacity()) {  // full, and no complete header block
+  if (socket_.direct() && !buffers_ && first_len_ == 0) {
+    // A new connection's request is usually there already, whole: read it straight into a set
+    // of request buffers, in one recv whatever its size.
+    take_buffers();
+  }
+  if (buffers_ && read_len_ == buffers_->read_capacity()) {  // full, no complete header block
     reply_protocol_error(
         431, "request headers exceed " + std::to_string(buffers_->header_limit) + " bytes");
-  } else {
+    return;
+  }
+  if (socket_.direct()) {  // not yet waited
+    boost::system::error_code ec;
+    const std::size_t n =
+        buffers_ ? socket_.recv_now(buffers_->read_buf() + read_len_,
+                                    buffers_->read_capacity() - read_len_, ec)
+                 : socket_.recv_now(first_.data() + first_len_, first_.size() - first_len_, ec);
+    if (ec != asio::error::would_block) {
+      on_read(ec, n);
+      return;
+    }
+    socket_.register_with_loop(ec);
+    if (ec) {
+      close();
+      return;
+    }
+    // Nothing came after all: the connection waits in first_ like any idle one.
+    if (buffers_ && read_len_ == 0 && !buffers_->parser) give_back_buffers();
+  }
+  ensure_timer();
+  if (buffers_) {
     read_some(buffers_->read_buf() + read_len_, buffers_->read_capacity() - read_len_);
+  } else {
+    read_some(first_.data() + first_len_, first_.size() - first_len_);
   }
 }
 
@@ -99,13 +137,14 @@ void Session::on_read(boost::system::error_code ec, std::size_t n) {
     close();
     return;
   }
+  const bool request_start = first_len_ == 0 && read_len_ == 0 && !(buffers_ && buffers_->parser);
+  if (request_start) {  // first bytes of a request: the header timeout applies
+    deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.header_timeout_ns;
+  }
   if (!buffers_) {
-    if (first_len_ == 0) {  // first bytes of a request: the header timeout applies
-      deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.header_timeout_ns;
-    }
-    const std::size_t from = first_len_ >= 3 ? first_len_ - 3 : 0;  // "\r\n\r\n" may straddle
+    const std::size_t from = first_len_ >= 3 ? first_len_ - 3u : 0;  // "\r\n\r\n" may straddle
     first_len_ = static_cast<std::uint16_t>(first_len_ + n);
-    if (!first_bytes_need_buffers(from)) {
+    if (!first_bytes_need_buffers(first_.data(), first_len_, from)) {
       fire_by_deadline();
       do_read();
       return;
@@ -113,17 +152,27 @@ void Session::on_read(boost::system::error_code ec, std::size_t n) {
     take_buffers();
   } else {
     read_len_ += n;
+    // A new connection's first bytes, read straight into a set, are a partial header: they wait
+    // in first_ instead, so a slow client costs what an idle one does.
+    if (request_start && !first_bytes_need_buffers(buffers_->read_buf(), read_len_, 0)) {
+      std::memcpy(first_.data(), buffers_->read_buf(), read_len_);
+      first_len_ = static_cast<std::uint16_t>(read_len_);
+      give_back_buffers();
+      fire_by_deadline();
+      do_read();
+      return;
+    }
   }
   process();
 }
 
 // A partial header waits in first_ (a slow client costs no more than an idle one) unless the
-// header block is complete, first_ is full, or the bytes are already refused: a TLS hello or a
+// header block is complete, it fills first_, or the bytes are already refused: a TLS hello or a
 // malformed request line gets its 400 now, as the parser gives it on a request's first bytes,
 // not at the header timeout. The probe's arena holds whatever first_ can capture.
-bool Session::first_bytes_need_buffers(std::size_t scan_from) {
-  if (first_len_ == first_.size()) return true;
-  const std::string_view fresh(first_.data() + scan_from, first_len_ - scan_from);
+bool Session::first_bytes_need_buffers(const char* data, std::size_t len, std::size_t scan_from) {
+  if (len >= first_.size()) return true;
+  const std::string_view fresh(data + scan_from, len - scan_from);
   if (fresh.find("\r\n\r\n") != std::string_view::npos) return true;
   const Snapshot& snap = *worker_.snapshot();
   std::array<char, kFirstReadBytes * 2> arena;  // repeated headers are joined: room for that
@@ -131,7 +180,7 @@ bool Session::first_bytes_need_buffers(std::size_t scan_from) {
   probe.header_limit(static_cast<std::uint32_t>(snap.policy->server.max_header_bytes));
   probe.eager(true);
   boost::system::error_code ec;
-  probe.put(asio::buffer(first_.data(), first_len_), ec);
+  probe.put(asio::buffer(data, len), ec);
   return ec != boost::beast::http::error::need_more;
 }
 
@@ -192,8 +241,13 @@ void Session::process() {
     do_write();
   } else if (!closed_) {
     if (read_len_ == 0 && !b.parser) {  // between requests (a parser mid-body is not idle)
+      // Idle once the drain has begun (it was busy when the drain closed the idle ones): done.
+      if (worker_.draining()) {
+        close();
+        return;
+      }
       deadline_ = monotonic_ns() + worker_.snapshot()->policy->server.idle_timeout_ns;
-      give_back_buffers();
+      give_back_buffers();  // an idle connection holds none of them
     } else {
       fire_by_deadline();
     }
@@ -219,6 +273,7 @@ void Session::handle_request() {
   if (progress == ForwardAuthHandler::Progress::answered) return;
   // Hold the pipeline (and the buffers) until the shared store answers on this thread.
   waiting_store_ = true;
+  ensure_timer();
   worker_.store().admit_async(b.handler.calls(), b.handler.started_ns(), false,
                               [self = shared_from_this()](const LimitOutcome& outcome) {
                                 self->waiting_store_ = false;
@@ -226,6 +281,13 @@ void Session::handle_request() {
                                 if (self->closed_) {
                                   b.handler.abandon();
                                   return;
+                                }
+                                if (self->worker_.draining() && self->keep_alive_) {
+                                  // The drain began while the store answered: this answer is
+                                  // the connection's last, and says so.
+                                  self->keep_alive_ = false;
+                                  self->close_after_write_ = true;
+                                  b.handler.end_keep_alive();
                                 }
                                 b.handler.finish(outcome, b.out);
                                 self->release_body();
@@ -258,8 +320,32 @@ void Session::reply_protocol_error(int status, const std::string& detail) {
 void Session::do_write() {
   if (closed_ || writing_) return;
   writing_ = true;
+  std::string& out = buffers_->out;
+  if (socket_.direct()) {
+    // The answer to a call that asked to close, with nothing behind it: held for the close that
+    // follows, so the FIN leaves in the same segment (one packet fewer for both ends).
+    const bool more = close_after_write_ && !keep_alive_ && read_len_ == 0;
+    boost::system::error_code ec;
+    const std::size_t n = socket_.send_now(out.data(), out.size(), more, ec);
+    if (n == out.size() && !close_after_write_) {
+      // A connection that stays open reads its next request through the loop: the direct path
+      // is for the first request only (and never recurses from one request into the next).
+      socket_.register_with_loop(ec);
+    }
+    if (n == out.size() || (ec && ec != asio::error::would_block)) {
+      on_write(ec);
+      return;
+    }
+    out.erase(0, n);
+    socket_.register_with_loop(ec);
+    if (ec) {
+      on_write(ec);
+      return;
+    }
+  }
+  ensure_timer();
   asio::async_write(
-      socket_, asio::buffer(buffers_->out),
+      socket_, asio::buffer(out),
       asio::bind_allocator(IoOpAllocator(io_op_),
                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                              self->on_write(ec);
@@ -279,9 +365,8 @@ void Session::on_write(boost::system::error_code ec) {
 void Session::close() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ignored;
   timer_.cancel();
-  socket_.close(ignored);
+  socket_.close_now();
 }
 
 }  // namespace edgeguard

@@ -4,11 +4,16 @@
 // wait. A session lives exactly as long as its pending operations (shared_from_this in each
 // handler). It moves bytes only: each request is answered by a ForwardAuthHandler.
 //
+// Speed: a new connection's first request is usually there already (TCP_DEFER_ACCEPT), so it is
+// read and answered with direct recv/send (accepted_socket.h); a connection that stays open
+// joins the event loop after that answer, and a timer is armed only before the first wait.
+//
 // Memory: an idle connection holds the socket, the timer and a small first-read buffer, nothing
 // more. The buffers a request needs (request_buffers.h) are borrowed from the worker's pool once
 // a header block is complete (or the small buffer is full) and given back when the answer is
 // written and nothing more is buffered; a slow client dripping a header stays in the small one.
-#include <boost/asio/ip/tcp.hpp>
+// A new connection's direct read borrows a set at once (one recv whatever the request's size)
+// and moves a partial header into the small buffer before it waits.
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
@@ -17,6 +22,7 @@
 #include <string>
 
 #include "guard/net/ip_address.h"
+#include "guard/server/accepted_socket.h"
 #include "guard/server/op_memory.h"
 #include "guard/server/request_buffers.h"
 
@@ -26,7 +32,8 @@ class Worker;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket, IpAddress peer);
+  // `fd`: a non-blocking descriptor from accept4 (the session owns it).
+  Session(Worker& worker, int fd, bool v6, IpAddress peer);
   ~Session();
 
   void start();
@@ -38,6 +45,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void arm_timer(std::int64_t after_ns);
+  void ensure_timer();
   void on_timer();
   void fire_by_deadline();
   void do_read();
@@ -51,8 +59,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_write();
   void on_write(boost::system::error_code ec);
   void close();
-  bool first_bytes_need_buffers(std::size_t scan_from);
-  // The first bytes of a request are in first_: borrow the request buffers and move them there.
+  // Whether the first `len` bytes of a request (at `data`) need the request buffers now.
+  bool first_bytes_need_buffers(const char* data, std::size_t len, std::size_t scan_from);
+  // Borrows the request buffers and moves what first_ holds there.
   void take_buffers();
   void give_back_buffers();
 
@@ -67,7 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
   using TimerOpAllocator = OpAllocator<char, kTimerOpBytes>;
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  AcceptedSocket socket_;
   boost::asio::steady_timer timer_;
   std::int64_t deadline_ = 0;
   RequestBuffers::Ptr buffers_;  // only while a request is in flight
@@ -79,6 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool waiting_store_ = false;
   bool writing_ = false;
   bool closed_ = false;
+  bool timer_armed_ = false;  // armed only once the connection has to wait for something
   OpMemory<kIoOpBytes> io_op_;
   OpMemory<kTimerOpBytes> timer_op_;
   std::array<char, kFirstReadBytes> first_;  // written before read: not zeroed

@@ -1,10 +1,13 @@
 #include "guard/server/worker.h"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
 #include <chrono>
+#include <cstring>
 
 #include "guard/clock/clock.h"
 #include "guard/log/event_log.h"
@@ -17,49 +20,31 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 constexpr auto kLogFlushInterval = std::chrono::milliseconds(200);
+// TCP_DEFER_ACCEPT: a connection waits in the kernel this long for its request before it is
+// accepted anyway (and the header timeout applies from then on).
+constexpr int kDeferAcceptSeconds = 1;
 
-IpAddress to_ip(const asio::ip::address& a) {
-  if (a.is_v4()) return IpAddress::from_v4(a.to_v4().to_uint());
-  const auto b = a.to_v6().to_bytes();
+IpAddress to_ip(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    return IpAddress::from_v4(ntohl(reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr));
+  }
   std::array<std::uint8_t, 16> bytes{};
-  std::copy(b.begin(), b.end(), bytes.begin());
+  std::memcpy(bytes.data(), reinterpret_cast<const sockaddr_in6&>(a).sin6_addr.s6_addr, 16);
   return IpAddress::from_bytes(bytes);
 }
 
 }  // namespace
 
 Worker::Worker(Service& service, ServerStats& stats, int index, int workers)
-    : service_(service),
-      stats_(stats),
-      index_(index),
-      workers_(std::max(1, workers)),
-      acceptor_(io_) {}
+    : service_(service), stats_(stats), index_(index), workers_(std::max(1, workers)) {}
 
 bool Worker::open(const tcp::endpoint& ep, std::string* error) {
-  boost::system::error_code ec;
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    const int one = 1;
-    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-      ec.assign(errno, boost::system::system_category());
-    }
-  }
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    if (error) {
-      *error = "cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
-               ": " + ec.message();
-    }
-    return false;
-  }
-  return true;
+  return listener_.open(ep, kDeferAcceptSeconds, error);
 }
 
 void Worker::run() {
   set_metrics_thread_index(index_);
-  do_accept();
+  listener_.start(&Worker::on_accept, this);
   arm_log_flush();
   io_.run();
   flush_log_buffer();
@@ -93,34 +78,28 @@ void Worker::remove(Session* s) {
   connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Worker::do_accept() {
-  // The overload that fills the peer's address from accept() itself: no getpeername(). No
-  // TCP_NODELAY either: every response goes out in one write, so Nagle never holds one back,
-  // and a connection per request (Traefik beyond its 2 idle ones) should cost few syscalls.
-  acceptor_.async_accept(peer_, [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      const auto& server = snapshot()->policy->server;
-      if (static_cast<std::size_t>(connections_.load(std::memory_order_relaxed)) >=
-          server.max_connections / static_cast<std::size_t>(workers_)) {
-        stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
-        boost::system::error_code ignored;
-        socket.close(ignored);
-      } else {
-        std::allocate_shared<Session>(SessionSlab::Allocator<Session>(session_slab_), *this,
-                                      std::move(socket), to_ip(peer_.address()))
-            ->start();
-      }
-    }
-    // Errors such as EMFILE must not stop the accept loop (Beast's examples stop; we don't).
-    do_accept();
-  });
+void Worker::on_accept(void* self, int fd, const sockaddr_storage& peer) {
+  static_cast<Worker*>(self)->accept(fd, peer);
+}
+
+// No TCP_NODELAY: every response goes out in one write, so Nagle never holds one back, and a
+// connection per request (Traefik beyond its 2 idle ones) should cost few syscalls.
+void Worker::accept(int fd, const sockaddr_storage& peer) {
+  const auto& server = snapshot()->policy->server;
+  if (static_cast<std::size_t>(connections_.load(std::memory_order_relaxed)) >=
+      server.max_connections / static_cast<std::size_t>(workers_)) {
+    stats_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+    ::close(fd);
+    return;
+  }
+  std::allocate_shared<Session>(SessionSlab::Allocator<Session>(session_slab_), *this, fd,
+                                peer.ss_family == AF_INET6, to_ip(peer))
+      ->start();
 }
 
 void Worker::begin_drain() {
   draining_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
+  listener_.close();
   for (Session* s = sessions_; s != nullptr;) {
     Session* next = s->next;
     s->close_if_idle();

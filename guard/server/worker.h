@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "guard/server/listener.h"
 #include "guard/server/request_buffers.h"
 #include "guard/server/server_stats.h"
 #include "guard/server/session_slab.h"
@@ -47,7 +48,7 @@ class Worker {
   }
 
   bool open(const boost::asio::ip::tcp::endpoint& ep, std::string* error);
-  std::uint16_t local_port() const { return acceptor_.local_endpoint().port(); }
+  std::uint16_t local_port() const { return listener_.local_port(); }
 
   void run();
   void stop_loop();
@@ -59,7 +60,8 @@ class Worker {
   std::int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
-  void do_accept();
+  static void on_accept(void* self, int fd, const sockaddr_storage& peer);
+  void accept(int fd, const sockaddr_storage& peer);
   void arm_log_flush();
 
   Service& service_;
@@ -70,8 +72,7 @@ class Worker {
   RequestBufferPool request_buffers_;
   SessionSlab session_slab_;
   boost::asio::io_context io_{1};
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::ip::tcp::endpoint peer_;  // filled by each accept
+  Listener listener_{io_};
   boost::asio::steady_timer log_timer_{io_};
   LimitStore* store_ = nullptr;
   std::shared_ptr<const Snapshot> snapshot_;

@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "guard/replay/access_log.h"
+#include "guard/accesslog/access_log.h"
 #include "tests/support/harness.h"
 
 namespace edgeguard::testing {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """deploy/compose.yaml names only things that exist and agree, checked without a container engine.
 
-usage: check_compose.py COMPOSE_YAML EDGEGUARD_BINARY [--self-test]
+usage: check_compose.py COMPOSE_YAML EDGEGUARD_BINARY [--overlay OVERLAY_YAML] [--self-test]
 
 Checks: the file parses; each service's build context and Dockerfile exist; depends_on names a
 service (one with a healthcheck when the condition is service_healthy); every network, named
@@ -10,6 +10,16 @@ mounts, secrets and configs exist; the policy that the edgeguard service mounts 
 path passes `edgeguard check`, listens on exactly the ports the service exposes, and names a
 Redis service it shares a network with; the Traefik labels' forwardauth address is that service
 and its ForwardAuth port. `--self-test` plants one fault at a time and expects each reported.
+
+With `--overlay` (deploy/crowdsec/compose.yaml) the two files are merged as `docker compose -f
+BASE -f OVERLAY` merges them (relative paths resolve against the base file's folder) and the
+result is checked as above, plus the CrowdSec pieces: the policy's `crowdsec.lapi` is a service
+that shares a network with edgeguard and exposes that port; `api_key_file` and
+`report.password_file` are secrets the edgeguard service has; the bouncer key is also a
+`bouncer_key_<name>` secret of the crowdsec service (the image registers the bouncer from it);
+every file an acquisition config in a mounted acquis.d reads lies under a mount of that service.
+A secret file under secrets/ is the operator's: it need not exist, but the overlay's header must
+say how to create it.
 """
 import copy
 import os
@@ -67,7 +77,33 @@ def config_arg(service):
     return cmd[cmd.index("--config") + 1] if "--config" in cmd else None
 
 
-def check(doc, base, edgeguard, file_exists=os.path.exists):
+def merge(base, overlay):
+    """`docker compose -f base -f overlay`: mappings merge key by key, a service's volumes by
+    target (the overlay's entry wins), the other lists add the overlay's new entries, and any
+    other value of the overlay replaces the base's."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        out = dict(base)
+        for key, value in overlay.items():
+            if key not in out:
+                out[key] = copy.deepcopy(value)
+            elif key == "volumes" and isinstance(value, list) and isinstance(out[key], list):
+                by_target = {split_volume(v)[2]: v for v in out[key]}
+                for v in value:
+                    by_target[split_volume(v)[2]] = v
+                out[key] = list(by_target.values())
+            elif key == "depends_on" and isinstance(value, list) and isinstance(out[key], dict):
+                out[key] = {**out[key], **{d: {"condition": "service_started"} for d in value}}
+            elif key == "depends_on" and isinstance(value, dict) and isinstance(out[key], list):
+                out[key] = {**{d: {"condition": "service_started"} for d in out[key]}, **value}
+            else:
+                out[key] = merge(out[key], value)
+        return out
+    if isinstance(base, list) and isinstance(overlay, list):
+        return base + [v for v in overlay if v not in base]
+    return copy.deepcopy(overlay)
+
+
+def check(doc, base, edgeguard, file_exists=os.path.exists, operator_files=()):
     errors = []
     services = doc.get("services") or {}
     if not services:
@@ -75,7 +111,14 @@ def check(doc, base, edgeguard, file_exists=os.path.exists):
     declared = {key: set(doc.get(key) or {}) for key in ("networks", "volumes", "secrets", "configs")}
     for key in ("secrets", "configs"):
         for name, spec in (doc.get(key) or {}).items():
-            if spec and "file" in spec and not file_exists(os.path.join(base, spec["file"])):
+            if not spec or "file" not in spec:
+                continue
+            path = os.path.normpath(spec["file"])
+            if path.startswith("secrets" + os.sep):
+                if path not in operator_files:
+                    errors.append(f"{key}.{name}: {spec['file']} is the operator's, but no header "
+                                  f"line says how to create deploy/{path}")
+            elif not file_exists(os.path.join(base, spec["file"])):
                 errors.append(f"{key}.{name}: file {spec['file']} does not exist")
 
     for name, svc in services.items():
@@ -100,12 +143,91 @@ def check(doc, base, edgeguard, file_exists=os.path.exists):
                     errors.append(f"{name}: {key[:-1]} {ref} is not declared at the top level")
         for entry in svc.get("volumes") or []:
             kind, source, _ = split_volume(entry)
+            if kind == "bind" and source.startswith("/"):
+                continue  # a host path (Traefik's log directory): the host's, not this repository's
             if kind == "bind" and not file_exists(os.path.join(base, source)):
                 errors.append(f"{name}: bind mount source {source} does not exist")
             elif kind == "volume" and source and source not in declared["volumes"]:
                 errors.append(f"{name}: volume {source} is not declared at the top level")
     errors += check_edgeguard(services, base, edgeguard, file_exists)
     return errors
+
+
+def policy_of(services, base):
+    """The policy the edgeguard service mounts at its --config path, parsed (None if absent)."""
+    svc = services.get("edgeguard") or {}
+    mounts = {split_volume(v)[2]: split_volume(v)[1] for v in svc.get("volumes") or []}
+    path = os.path.join(base, mounts.get(config_arg(svc)) or "")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def check_crowdsec(doc, base, policy):
+    """The CrowdSec overlay's pieces agree with each other and with the policy edgeguard serves."""
+    services = doc.get("services") or {}
+    crowdsec = (policy or {}).get("crowdsec")
+    if not crowdsec:
+        return ["edgeguard: the mounted policy has no crowdsec section"]
+    errors = []
+    eg = services["edgeguard"]
+    m = re.match(r"http://([^:/]+):(\d+)/?$", crowdsec.get("lapi", ""))
+    if not m:
+        return [f"crowdsec.lapi {crowdsec.get('lapi')!r} is not http://SERVICE:PORT"]
+    host, lapi_port = m.group(1), int(m.group(2))
+    lapi = services.get(host)
+    if lapi is None:
+        return [f"crowdsec.lapi: {host} is not a service"]
+    if not set(names(eg.get("networks"))) & set(names(lapi.get("networks"))):
+        errors.append(f"edgeguard: shares no network with {host}")
+    if lapi_port not in container_ports(lapi):
+        errors.append(f"{host}: does not expose {lapi_port}, the port crowdsec.lapi names")
+    if lapi.get("ports"):
+        errors.append(f"{host}: publishes ports; LAPI speaks plain http and stays internal")
+
+    def secret(path, what):
+        if not path.startswith("/run/secrets/"):
+            errors.append(f"crowdsec.{what} {path} is not a secret (/run/secrets/NAME)")
+            return None
+        name = path[len("/run/secrets/"):]
+        if name not in names(eg.get("secrets")):
+            errors.append(f"edgeguard: crowdsec.{what} reads secret {name}, which it is not given")
+        return name
+
+    key = secret(crowdsec.get("api_key_file", ""), "api_key_file")
+    if key is not None:
+        if not key.startswith("bouncer_key_"):
+            errors.append(f"secret {key}: the crowdsec image registers bouncers only from "
+                          "secrets named bouncer_key_<name>")
+        if key not in names(lapi.get("secrets")):
+            errors.append(f"{host}: not given secret {key}, so it never registers that bouncer")
+    if crowdsec.get("report"):
+        secret(crowdsec["report"].get("password_file", ""), "report.password_file")
+
+    # Acquisition: what the agent reads must be mounted into its container.
+    mounts = [split_volume(v) for v in lapi.get("volumes") or []]
+    targets = [t for _, _, t in mounts]
+    for kind, source, target in mounts:
+        if kind != "bind" or target.rstrip("/") != "/etc/crowdsec/acquis.d":
+            continue
+        folder = os.path.join(base, source)
+        for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            with open(os.path.join(folder, entry)) as f:
+                for acquis in yaml.safe_load_all(f):
+                    for file in (acquis or {}).get("filenames") or []:
+                        if not any(file.startswith(t.rstrip("/") + "/") for t in targets):
+                            errors.append(f"{host}: acquisition {entry} reads {file}, which no "
+                                          "volume mounts")
+    return errors
+
+
+def check_overlay(doc, base, edgeguard, overlay_text, file_exists=os.path.exists):
+    """The merged file checked as the base is, then the CrowdSec pieces."""
+    created = set(os.path.normpath(m) for m in
+                  re.findall(r"^#.*>\s*deploy/(secrets/\S+)", overlay_text, re.M))
+    errors = check(doc, base, edgeguard, file_exists, created)
+    return errors + check_crowdsec(doc, base, policy_of(doc.get("services") or {}, base))
 
 
 def check_edgeguard(services, base, edgeguard, file_exists):
@@ -192,17 +314,82 @@ def self_test(doc, base, edgeguard):
     return 1 if failed else 0
 
 
+def self_test_overlay(doc, base, edgeguard, overlay_text):
+    """Each planted fault must be reported with its own message."""
+    def mutate(fn):
+        d = copy.deepcopy(doc)
+        fn(d)
+        return d
+
+    svc = lambda d, name: d["services"][name]
+    header_less = "\n".join(l for l in overlay_text.splitlines() if "> deploy/secrets/" not in l)
+    cases = {
+        "edgeguard lacks the key secret": (
+            lambda d: svc(d, "edgeguard").update({"secrets": ["crowdsec_machine_password"]}),
+            overlay_text, "which it is not given"),
+        "crowdsec never registers the bouncer": (
+            lambda d: svc(d, "crowdsec").update({"secrets": []}), overlay_text, "never registers"),
+        "LAPI published": (
+            lambda d: svc(d, "crowdsec").update({"ports": ["8080:8080"]}), overlay_text,
+            "publishes ports"),
+        "LAPI port not exposed": (
+            lambda d: svc(d, "crowdsec").update({"expose": ["9090"]}), overlay_text,
+            "does not expose 8080"),
+        "no network shared with LAPI": (
+            lambda d: svc(d, "crowdsec").update({"networks": ["default"]}), overlay_text,
+            "shares no network with crowdsec"),
+        "acquisition not mounted": (
+            lambda d: svc(d, "crowdsec").update({"volumes": [
+                v for v in svc(d, "crowdsec")["volumes"] if not v.startswith("/var/log/")]}),
+            overlay_text, "which no volume mounts"),
+        "secret file nobody says how to create": (lambda d: None, header_less, "how to create"),
+        "policy without crowdsec": (
+            lambda d: svc(d, "edgeguard").update({"volumes": [
+                "./container/edgeguard-redis.yaml:/etc/edgeguard/edgeguard.yaml:ro"]}),
+            overlay_text, "has no crowdsec section"),
+    }
+    failed = []
+    if check_overlay(doc, base, edgeguard, overlay_text):
+        failed.append("the committed files do not pass")
+    for what, (fn, text, message) in cases.items():
+        errors = check_overlay(mutate(fn), base, edgeguard, text)
+        if not any(message in e for e in errors):
+            failed.append(f"{what} (got {errors})")
+    for f in failed:
+        print(f"self-test FAILED: not reported: {f}")
+    if not failed:
+        print(f"self-test ok: {len(cases)} planted overlay faults reported, the committed files pass")
+    return 1 if failed else 0
+
+
 def main(argv):
-    if len(argv) not in (3, 4) or (len(argv) == 4 and argv[3] != "--self-test"):
+    args = argv[1:]
+    self_testing = "--self-test" in args
+    args = [a for a in args if a != "--self-test"]
+    overlay = None
+    if "--overlay" in args:
+        i = args.index("--overlay")
+        overlay = args[i + 1] if i + 1 < len(args) else None
+        del args[i:i + 2]
+    if len(args) != 2 or ("--overlay" in argv and overlay is None):
         print(__doc__)
         return 2
-    path, edgeguard = argv[1], argv[2]
+    path, edgeguard = args
     with open(path) as f:
         doc = yaml.safe_load(f)
     base = os.path.dirname(os.path.abspath(path))
-    if len(argv) == 4:
+    if overlay is not None:
+        with open(overlay) as f:
+            overlay_text = f.read()
+        doc = merge(doc, yaml.safe_load(overlay_text))
+        if self_testing:
+            return self_test_overlay(doc, base, edgeguard, overlay_text)
+        errors = check_overlay(doc, base, edgeguard, overlay_text)
+        path = f"{path} + {overlay}"
+    elif self_testing:
         return self_test(doc, base, edgeguard)
-    errors = check(doc, base, edgeguard)
+    else:
+        errors = check(doc, base, edgeguard)
     for e in errors:
         print(f"{path}: {e}")
     if not errors:

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "guard/replay/access_log.h"
+#include "guard/accesslog/access_log.h"
 #include "tests/e2e/e2e_support.h"
 
 namespace edgeguard::testing {

@@ -2,7 +2,7 @@
 // request, each appended with a single write(2) on an O_APPEND descriptor that Traefik keeps open
 // until USR1 makes it reopen the path. The test drives poll() itself, so every step is
 // deterministic: nothing sleeps, nothing races a timer.
-#include "guard/failures/access_log_follower.h"
+#include "guard/accesslog/access_log_follower.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

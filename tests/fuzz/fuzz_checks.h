@@ -17,6 +17,7 @@ struct FuzzTarget {
 };
 
 void check_forward_auth(const std::uint8_t* data, std::size_t size);
+void check_forward_auth_scanner(const std::uint8_t* data, std::size_t size);
 void check_xff(const std::uint8_t* data, std::size_t size);
 void check_path(const std::uint8_t* data, std::size_t size);
 void check_host(const std::uint8_t* data, std::size_t size);
@@ -30,9 +31,12 @@ void check_gcra_reply(const std::uint8_t* data, std::size_t size);
 void check_admin_request(const std::uint8_t* data, std::size_t size);
 void check_crowdsec_stream(const std::uint8_t* data, std::size_t size);
 void check_access_log(const std::uint8_t* data, std::size_t size);
+void check_failure_reports(const std::uint8_t* data, std::size_t size);
+void check_login_name(const std::uint8_t* data, std::size_t size);
 
 inline constexpr FuzzTarget kTargets[] = {
     {"forward_auth", check_forward_auth},
+    {"forward_auth_scanner", check_forward_auth_scanner},
     {"xff", check_xff},
     {"path", check_path},
     {"host", check_host},
@@ -46,6 +50,8 @@ inline constexpr FuzzTarget kTargets[] = {
     {"admin_request", check_admin_request},
     {"crowdsec_stream", check_crowdsec_stream},
     {"access_log", check_access_log},
+    {"failure_reports", check_failure_reports},
+    {"login_name", check_login_name},
 };
 
 }  // namespace edgeguard::fuzz

@@ -3,10 +3,11 @@
 
 bench/load.sh compares edgeguard with bench/peers/nginx/nginx.conf.in; the comparison is only
 fair if both enforce the same policy. This starts `edgeguard serve` on config/edgeguard.yaml and
-the nginx peer on free 127.0.0.1 ports, sends both the same ForwardAuth calls (routes, methods,
-hosts with case and port, X-Forwarded-For spoofing, admin UIs from allowed and other networks, a
-login burst and an ERP burst from one address, the office bypass) and checks, call by call, that
-both answer the status the policy says. The tailnet is config/tailnet-status.json and the
+the nginx peer on 127.0.0.1 (edgeguard on port 0, nginx on a port reserved for this process),
+sends both the same ForwardAuth calls (routes, methods, hosts with case and port, X-Forwarded-For
+spoofing, admin UIs from allowed and other networks, a login burst and an ERP burst from one
+address, the office bypass) and checks, call by call, that both answer the status the policy
+says. The tailnet is config/tailnet-status.json and the
 country database tests/data/maxmind/GeoIP2-Country-Test.mmdb (GB 81.2.69.160/27 and
 2a02:d680::/32, IE 2a02:e900::/32, IR 2a02:d380::/32, US 216.160.83.56/29, SE 89.160.20.112/28).
 
@@ -18,11 +19,13 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from ports import reserve_port  # noqa: E402  (tests/support/ports.py)
 
 SN = "auth.securenexus.net"
 LOGIN = "/api/v3/flows/executor/default-authentication-flow/?query=next%3D%252F"
@@ -109,10 +112,19 @@ def calls():
     return c
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def wait_started(log_path, proc, deadline_s=10.0):
+    """edgeguard's ports, from its "started" line (it listens on port 0)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"edgeguard exited with {proc.returncode}")
+        with open(log_path) as f:
+            m = re.search(r'"event":"started".*"port":(\d+).*"admin_port":(\d+)', f.read())
+        if m:
+            return int(m.group(1)), int(m.group(2))
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"edgeguard did not log its start after {deadline_s} s")
+        time.sleep(0.02)  # poll period; the log line is the synchronisation
 
 
 def wait_http(port, path, proc, what, deadline_s=10.0):
@@ -153,7 +165,9 @@ def main():
     procs = []
     nodes_file = None
     try:
-        eg_port, eg_admin, ngx_port = free_port(), free_port(), free_port()
+        # edgeguard listens on port 0 and logs the ports it got; nginx cannot report its port,
+        # so it gets one reserved for this process (tests/support/ports.py).
+        ngx_port = reserve_port()
         # Keep the policy's relative paths: its tailnet file next to it, the test country
         # database where it expects its country_db.
         nginx_geoip = ""
@@ -172,9 +186,9 @@ def main():
                     nodes_file = os.path.join(work, m.group(1))
                     shutil.copy(os.path.join(args.source, "config", m.group(1)), nodes_file)
                 if line.startswith("listen:"):
-                    line = f"listen: 127.0.0.1:{eg_port}\n"
+                    line = "listen: 127.0.0.1:0\n"
                 elif line.startswith("admin_listen:"):
-                    line = f"admin_listen: 127.0.0.1:{eg_admin}\n"
+                    line = "admin_listen: 127.0.0.1:0\n"
                 elif line.startswith("threads:"):
                     line = "threads: 1\n"
                 lines.append(line)
@@ -202,6 +216,7 @@ def main():
         procs.append(subprocess.Popen(
             [args.nginx, "-e", os.path.join(ngx_run, "error.log"), "-p", ngx_run, "-c",
              os.path.join(work, "nginx.conf")]))
+        eg_port, eg_admin = wait_started(os.path.join(work, "edgeguard.log"), procs[0])
         wait_http(eg_admin, "/healthz", procs[0], "edgeguard")
         wait_http(ngx_port, "/", procs[1], "nginx")
 

@@ -2,10 +2,11 @@
 """A real Prometheus (Debian's package) scrapes a running edgeguard.
 
 Starts edgeguard on ports the kernel picks (listen on port 0, ports read from the "started" log
-line) and Prometheus with a 1 s scrape of the admin port, sends a few decisions, then queries
-Prometheus's HTTP API until every SPEC section 6 series is present (deadline 30 s). Also checks
-that every metric name in deploy/metrics.txt appears in edgeguard's own /metrics. Everything
-binds 127.0.0.1 and is killed at the end.
+line) and Prometheus, on a port reserved for this process (tests/support/ports.py), with a 1 s
+scrape of the admin port, sends a few decisions, then queries Prometheus's HTTP API until every
+SPEC section 6 series is present (deadline 30 s). Also checks that every metric name in
+deploy/metrics.txt appears in edgeguard's own /metrics. Everything binds 127.0.0.1 and is
+killed at the end.
 
 usage: scrape_test.py EDGEGUARD_BINARY PROMETHEUS_BINARY METRICS_TXT
 """
@@ -14,13 +15,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
+from ports import reserve_port  # noqa: E402  (tests/support/ports.py)
 
 DEADLINE_S = 30
 
@@ -56,12 +59,6 @@ routes:
     deny_ips: [203.0.113.0/24]
 default: allow
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def http(url, headers=None, timeout=5):
@@ -128,7 +125,9 @@ def main():
         if missing:
             raise SystemExit('metrics.txt names missing from /metrics: %s' % missing)
 
-        prom_port = free_port()
+        # Prometheus does not report the port it got for :0; a reserved one cannot be taken
+        # by anything else before it binds (tests/support/ports.py).
+        prom_port = reserve_port()
         prom_config = os.path.join(tmp, 'prometheus.yml')
         with open(prom_config, 'w') as f:
             f.write('global: {scrape_interval: 1s, evaluation_interval: 1s}\n'

@@ -1,7 +1,9 @@
 // Proof through real proxies: Debian's Caddy (forward_auth) and nginx (auth_request) run the
 // reference configs of deploy/ (templated only for ports and paths) in front of an upstream that
 // echoes the headers it receives, with a real edgeguard as their auth service. Everything binds
-// 127.0.0.1 on ports picked free; the tests check what a client and the backend see.
+// 127.0.0.1: edgeguard and the upstream on port 0 (edgeguard's ports read from its "started"
+// line), the proxy on a port reserved for this process (tests/support/ports.h), since neither
+// Caddy nor nginx reports the port it got. The tests check what a client and the backend see.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,6 +31,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/ports.h"
+
 extern char** environ;
 
 namespace edgeguard {
@@ -37,22 +41,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 constexpr auto kStartDeadline = std::chrono::seconds(15);
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    return -1;
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 int connect_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -252,10 +240,10 @@ constexpr const char* kHost = "auth.securenexus.net";
 // `blocked-loopback` denies the address the proxy connects from (127.0.0.1), and `blocked-doc`
 // denies the documentation range a client forges in X-Forwarded-For: together they show which
 // address edgeguard judged.
-std::string policy(int listen, int admin, int rate_limited_status) {
+std::string policy(int rate_limited_status) {
   std::ostringstream y;
-  y << "listen: 127.0.0.1:" << listen << "\n"
-    << "admin_listen: 127.0.0.1:" << admin << "\n"
+  y << "listen: 127.0.0.1:0\n"
+    << "admin_listen: 127.0.0.1:0\n"
     << "threads: 1\n"
     << "callers: [127.0.0.0/8]\n"
     << "client_ip: {header: X-Forwarded-For, depth: 1}\n"
@@ -285,10 +273,10 @@ std::string policy(int listen, int admin, int rate_limited_status) {
 // appends it to the X-Forwarded-For the CDN sent, so the visitor is the entry left of the
 // proxy's own peer: depth 2, as README and deploy/traefik tell CDN users. Country data is
 // MaxMind's test database: 89.160.20.112 is SE, 81.2.69.160 is GB.
-std::string cdn_policy(int listen, int admin, const fs::path& country_db) {
+std::string cdn_policy(const fs::path& country_db) {
   std::ostringstream y;
-  y << "listen: 127.0.0.1:" << listen << "\n"
-    << "admin_listen: 127.0.0.1:" << admin << "\n"
+  y << "listen: 127.0.0.1:0\n"
+    << "admin_listen: 127.0.0.1:0\n"
     << "threads: 1\n"
     << "callers: [127.0.0.0/8]\n"
     << "client_ip: {header: X-Forwarded-For, depth: 2}\n"
@@ -330,11 +318,7 @@ class ProxyTest : public ::testing::TestWithParam<Proxy> {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     ASSERT_NE(upstream_.port(), 0);
-    eg_port_ = free_port();
-    admin_port_ = free_port();
-    proxy_port_ = free_port();
-    ASSERT_GT(eg_port_, 0);
-    ASSERT_GT(admin_port_, 0);
+    proxy_port_ = edgeguard::testing::reserve_port();
     ASSERT_GT(proxy_port_, 0);
 
     // nginx's auth_request turns any status but 2xx/401/403 into 500: 403 for rate limits.
@@ -342,16 +326,17 @@ class ProxyTest : public ::testing::TestWithParam<Proxy> {
     if (behind_cdn()) {
       const fs::path db = dir_ / "country.mmdb";
       fs::copy_file(fs::path(EDGEGUARD_TEST_DATA) / "maxmind/GeoIP2-Country-Test.mmdb", db);
-      std::ofstream(dir_ / "edgeguard.yaml") << cdn_policy(eg_port_, admin_port_, db);
+      std::ofstream(dir_ / "edgeguard.yaml") << cdn_policy(db);
     } else {
-      std::ofstream(dir_ / "edgeguard.yaml") << policy(eg_port_, admin_port_, rate_limited_status_);
+      std::ofstream(dir_ / "edgeguard.yaml") << policy(rate_limited_status_);
     }
     edgeguard_ = std::make_unique<Process>(
         std::vector<std::string>{binary, "serve", "--config", dir_ / "edgeguard.yaml"},
         std::vector<std::string>{}, dir_ / "edgeguard.log");
-    ASSERT_TRUE(poll_until([&] { return http_get(admin_port_, "/healthz", {}).status == 200; }))
-        << "edgeguard did not become healthy:\n"
+    ASSERT_TRUE(poll_until([&] { return read_started(edgeguard_->log()); }))
+        << "edgeguard did not start:\n"
         << edgeguard_->log();
+    ASSERT_EQ(http_get(admin_port_, "/healthz", {}).status, 200) << edgeguard_->log();
 
     const std::string eg = "127.0.0.1:" + std::to_string(eg_port_);
     const std::string up = "127.0.0.1:" + std::to_string(upstream_.port());
@@ -402,6 +387,20 @@ class ProxyTest : public ::testing::TestWithParam<Proxy> {
                const std::string& method = "GET") {
     headers.emplace_back("Host", kHost);
     return http_get(proxy_port_, path, headers, method);
+  }
+
+  // The ports edgeguard got, from its "started" line; false until it is logged.
+  bool read_started(const std::string& log) {
+    const auto at = log.find("\"event\":\"started\"");
+    if (at == std::string::npos) return false;
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    auto field = [&](const std::string& key) {
+      const auto k = line.find("\"" + key + "\":");
+      return k == std::string::npos ? 0 : std::atoi(line.c_str() + k + key.size() + 3);
+    };
+    eg_port_ = field("port");
+    admin_port_ = field("admin_port");
+    return eg_port_ > 0 && admin_port_ > 0;
   }
 
   std::string logs() const {
@@ -469,11 +468,16 @@ TEST_P(ProxyTest, ClientIpIsThePeerTheProxySawWhateverXForwardedForSays) {
 
 TEST_P(ProxyTest, UnknownHostFallsToDefaultDeny) {
   Response r = http_get(proxy_port_, "/", {{"Host", "other.example.org"}});
-  // Caddy has no site for that host (empty 200 from Caddy itself, never the backend); nginx's
-  // only server is the default one, so edgeguard's default: deny answers 403.
+  // Caddy has no site for that host and answers an empty 200 itself, never reaching edgeguard
+  // or the backend; nginx's only server is the default one, so edgeguard's default: deny
+  // answers 403. Either way an answer must come: a failed connection is no pass.
+  ASSERT_NE(r.status, 0) << "no answer from the proxy\n" << logs();
   EXPECT_EQ(r.body.find("GET / HTTP/1.1"), std::string::npos) << r.body << logs();
   if (GetParam() == Proxy::kNginx) {
     EXPECT_EQ(r.status, 403) << logs();
+  } else {
+    EXPECT_EQ(r.status, 200) << logs();
+    EXPECT_EQ(r.body, "") << logs();
   }
 }
 

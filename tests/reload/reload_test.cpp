@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,6 +244,42 @@ TEST(Reload, SighupAppliesAChangedPolicy) {
   EXPECT_NE(s.log_text().find("\"event\":\"reloaded\""), std::string::npos);
 }
 
+// The 1 s file poll notices a change by the file's inode, size and modification time. A change
+// that keeps all three (rewritten in place to the same length, its mtime put back, as `cp -p`
+// or a restore from backup does) is seen by SIGHUP alone: were SIGHUP to do nothing, this
+// policy would never apply, however long one waited.
+TEST(Reload, SighupAppliesAChangeTheFilePollCannotSee) {
+  const std::string deny_other =
+      "  - name: app\n    hosts: [app.test]\n    deny_ips: [203.0.114.0/24]\n";
+  ASSERT_EQ(deny_other.size(), kDenyOffice.size());
+  Server s(policy(kDenyOffice));
+  ASSERT_TRUE(s.up()) << s.log_text();
+  EXPECT_EQ(s.status("app.test", "203.0.113.7"), 403);
+  struct stat before {};
+  ASSERT_EQ(::stat(s.config().c_str(), &before), 0);
+
+  // Same inode, same size at every instant (no truncation), then the old mtime again.
+  const std::string text = policy(deny_other);
+  const int fd = ::open(s.config().c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, text.data(), text.size(), 0), static_cast<ssize_t>(text.size()));
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ::close(fd);
+  struct stat after {};
+  ASSERT_EQ(::stat(s.config().c_str(), &after), 0);
+  ASSERT_EQ(after.st_ino, before.st_ino);
+  ASSERT_EQ(after.st_size, before.st_size);
+  ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+
+  s.hup();
+  EXPECT_TRUE(eventually([&] { return s.status("app.test", "203.0.113.7") == 200; }))
+      << s.log_text();
+  EXPECT_EQ(s.status("app.test", "203.0.114.7"), 403);
+  EXPECT_EQ(s.reloads("success"), 1);
+}
+
 TEST(Reload, ConfigFilePollAppliesARewriteWithoutASignal) {
   Server s(policy(kOpen));
   ASSERT_TRUE(s.up()) << s.log_text();
@@ -346,9 +383,6 @@ TEST(Reload, FiftyReloadsUnderKeepAliveLoadLoseNoRequest) {
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(other.load(), 0);
   EXPECT_EQ(s.reloads("failure"), 0);
-  EXPECT_GT(ok.load(), 1000);
-  std::printf("50 reloads under load: %ld allowed, %ld limited, 0 errors\n", ok.load(),
-              limited.load());
 }
 
 }  // namespace

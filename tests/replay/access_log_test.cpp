@@ -1,5 +1,5 @@
 // The access-log line parser: the fields it picks, what it skips, what it refuses.
-#include "guard/replay/access_log.h"
+#include "guard/accesslog/access_log.h"
 
 #include <gtest/gtest.h>
 

@@ -16,9 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include "guard/accesslog/access_log.h"
+#include "guard/accesslog/log_reader.h"
 #include "guard/config/policy_loader.h"
-#include "guard/replay/access_log.h"
-#include "guard/replay/log_reader.h"
 
 namespace edgeguard {
 namespace {
@@ -462,6 +462,61 @@ routes:
   ASSERT_EQ(login.would_deny_by_reason.size(), 1u);
   EXPECT_EQ(login.would_deny_by_reason[0].first, "ban");
   EXPECT_EQ(login.would_deny_by_reason[0].second, 4u);
+}
+
+// Failures replayed from the log's statuses (failures.access_log): 401s from one address on a
+// route with a failure limit of burst 3 (ban 10 m): the third 401 in a row bans it (the failure
+// that empties the bucket). A 200 is no failure; a 401 on a route without failure limits counts
+// nowhere; a policy without an access_log source counts none.
+TEST(ReplayEngine, LoggedFailuresChargeFailureLimitsAndBan) {
+  const std::string yaml = R"(listen: 127.0.0.1:0
+failures: {access_log: {file: /var/log/traefik/access.log, status: [401]}}
+routes:
+  - name: erp
+    hosts: [erp.example.net]
+    failure_limits:
+      - {name: ip, average: 3, period: 1h, burst: 3, key: client_ip, ban: {for: 10m}}
+  - name: plain
+    hosts: [plain.example.net]
+)";
+  auto run = [](const std::string& policy_yaml) {
+    const PolicyLoad load = parse_policy(policy_yaml, "policy.yaml");
+    EXPECT_TRUE(load.policy) << load.error;
+    const auto snapshot = make_snapshot(load.policy, nullptr, nullptr);
+    Replay replay(*snapshot);
+    AccessLogParser parser(replay.header_names());
+    AccessRecord rec;
+    std::uint64_t n = 0;
+    auto add = [&](const char* host, int status, std::int64_t t) {
+      std::string text = line("203.0.113.9", host, "POST", "/api/method/login", t);
+      text.replace(text.find("\"DownstreamStatus\":200"), 22,
+                   "\"DownstreamStatus\":" + std::to_string(status));
+      ASSERT_EQ(parser.parse(text, rec), nullptr) << text;
+      replay.add(rec, "t", ++n);
+    };
+    add("erp.example.net", 401, 0);
+    add("erp.example.net", 200, 1);
+    add("plain.example.net", 401, 2);
+    add("erp.example.net", 401, 3);
+    add("erp.example.net", 401, 4);  // the third failure: banned 600 s
+    add("erp.example.net", 200, 5);  // refused by the ban
+    return replay.report(5);
+  };
+  const ReplayReport r = run(yaml);
+  ASSERT_EQ(r.routes[0].name, "erp");
+  EXPECT_EQ(r.routes[0].failures, 3u);
+  EXPECT_EQ(r.routes[0].bans, 1u);
+  EXPECT_EQ(r.routes[0].ban_seconds, 600);
+  ASSERT_EQ(r.routes[0].top_banned.size(), 1u);
+  EXPECT_EQ(r.routes[0].top_banned[0].subject, "ip:203.0.113.9");
+  EXPECT_EQ(r.routes[0].deny, 1u);  // the request after the ban
+  EXPECT_EQ(r.routes[1].failures, 0u);
+
+  const std::string no_source =
+      yaml.substr(0, yaml.find("failures:")) + yaml.substr(yaml.find("routes:"));
+  const ReplayReport quiet = run(no_source);
+  EXPECT_EQ(quiet.routes[0].failures, 0u);
+  EXPECT_EQ(quiet.routes[0].bans, 0u);
 }
 
 }  // namespace

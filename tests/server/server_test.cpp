@@ -17,13 +17,16 @@ namespace {
 
 namespace json = boost::json;
 
-// The routes every server test runs with; `server:` and `responses:` vary per test.
+// The routes every server test runs with; `server:` and `responses:` vary per test. One event
+// loop unless EDGEGUARD_TEST_THREADS asks for more (tests/tsan.sh does).
 std::string config(const std::string& server_section = "",
                    const std::string& responses = "{rate_limited: 429, forbidden: 403}",
-                   const std::string& callers = "[127.0.0.0/8]") {
+                   const std::string& callers = "[127.0.0.0/8]", int threads = test_threads()) {
   return R"(listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
-threads: 1
+threads: )" +
+         std::to_string(threads) +
+         R"(
 callers: )" +
          callers +
          R"(
@@ -466,6 +469,7 @@ TEST_F(ServerTest, RequestBodiesAreSkippedAndTheConnectionStaysUsable) {
   Conn c(port());
   Call with_length = to_host("erp.example.test");
   with_length.method = "POST";
+  with_length.forward_body = true;  // Traefik's forwardBody: a GET carrying the client's body
   with_length.body = std::string(3000, 'x');
   ASSERT_TRUE(c.send(render(with_length)));
   EXPECT_EQ(c.read_response().status, 200);
@@ -544,51 +548,61 @@ TEST_F(ServerTest, AbsurdInputIsRefusedAndNeverStopsTheServer) {
     req.insert(req.size() - 2, header_line + "\r\n");
     return req;
   };
+  // Every case gets the one answer listed: a server that merely hangs up on absurd input (or
+  // on valid input) fails here. After an error in the framing (the server cannot know where the
+  // next request would start) it also closes.
   struct Case {
     const char* name;
     std::string bytes;
-    std::vector<int> statuses;  // acceptable answers; the connection may also just close
+    int status;
+    bool closes;
   };
   std::string many_xff = "198.51.100.1";
   for (int i = 2; i < 400; ++i) many_xff += ", 198.51.100." + std::to_string(i % 250);
   Call long_method = to_host("erp.example.test");
   long_method.method = std::string(300, 'P');
+  std::string long_request_line = ok;
+  long_request_line.replace(0, 3, std::string(300, 'P'));
   Call nul_uri = to_host("erp.example.test");
   nul_uri.uri = std::string("/a") + '\x01' + "b";
   Call bracketed = to_host("erp.example.test", "[2001:db8::1]:443");
   Call many = to_host("erp.example.test", many_xff);
   const Case cases[] = {
-      {"TLS client hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), {400}},
-      {"header without a colon", with("NoColonHere"), {400}},
-      {"NUL in a header value", with(std::string("X-Forwarded-Proto: ht\0tp", 24)), {400}},
-      {"huge Content-Length", with("Content-Length: 99999999999999999999999"), {400, 413}},
-      {"negative Content-Length", with("Content-Length: -5"), {400}},
-      {"two different Content-Lengths", with("Content-Length: 1\r\nContent-Length: 2"), {400}},
-      {"Content-Length and chunked",
-       with("Content-Length: 5\r\nTransfer-Encoding: chunked"),
-       {400}},
-      {"unknown transfer coding", with("Transfer-Encoding: gzip"), {400}},
-      {"bad chunk size", with("Transfer-Encoding: chunked") + "zz\r\n", {400}},
-      // RFC 9112 5.2 lets a server unfold it instead of refusing (Beast does).
-      {"obs-fold", with("X-Forwarded-Proto: https\r\n  folded"), {200, 400}},
-      {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", {400}},
-      {"HTTP/3.0", "GET / HTTP/3.0\r\n\r\n", {400}},
-      {"very long method", render(long_method), {400}},
-      {"control byte in the uri", render(nul_uri), {400}},
-      {"XFF with brackets and port", render(bracketed), {200}},
-      {"XFF with 400 entries", render(many), {200}},
+      {"TLS client hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400,
+       true},
+      {"header without a colon", with("NoColonHere"), 400, true},
+      {"NUL in a header value", with(std::string("X-Forwarded-Proto: ht\0tp", 24)), 400, true},
+      {"huge Content-Length", with("Content-Length: 99999999999999999999999"), 400, true},
+      {"negative Content-Length", with("Content-Length: -5"), 400, true},
+      {"two different Content-Lengths", with("Content-Length: 1\r\nContent-Length: 2"), 400, true},
+      {"Content-Length and chunked", with("Content-Length: 5\r\nTransfer-Encoding: chunked"), 400,
+       true},
+      {"unknown transfer coding", with("Transfer-Encoding: gzip"), 400, true},
+      {"bad chunk size", with("Transfer-Encoding: chunked") + "zz\r\n", 400, true},
+      // RFC 9112 5.2 lets a server unfold it instead of refusing: the parser does.
+      {"obs-fold", with("X-Forwarded-Proto: https\r\n  folded"), 200, false},
+      {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, true},
+      {"HTTP/3.0", "GET / HTTP/3.0\r\n\r\n", 400, true},
+      // The request line's method is Traefik's (always GET) and decides nothing; a 300-byte
+      // token is still a token. The client's method is X-Forwarded-Method's, checked below.
+      {"very long method on the request line", long_request_line, 200, false},
+      {"very long X-Forwarded-Method", render(long_method), 400, false},
+      // A control byte is not allowed in any field value (RFC 9110 5.5): the HTTP layer refuses.
+      {"control byte in the uri", render(nul_uri), 400, true},
+      {"XFF with brackets and port", render(bracketed), 200, false},
+      {"XFF with 400 entries", render(many), 200, false},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     Conn conn(port());
     ASSERT_TRUE(conn.ok());
     conn.send(c.bytes);
-    const auto r = conn.read_response(2000ms);
-    if (r.status != 0) {
-      EXPECT_NE(std::find(c.statuses.begin(), c.statuses.end(), r.status), c.statuses.end())
-          << r.status << " " << r.body;
+    const auto r = conn.read_response(5000ms);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    if (c.closes) {
+      EXPECT_TRUE(conn.wait_closed(5000ms)) << "still open after a framing error";
     } else {
-      EXPECT_TRUE(conn.wait_closed(3000ms)) << "neither answered nor closed";
+      EXPECT_TRUE(conn.stays_open(100ms)) << "closed after an answer that ends no framing";
     }
     EXPECT_TRUE(server_->running());
     EXPECT_EQ(call_once(port(), to_host("erp.example.test")).status, 200);
@@ -616,8 +630,6 @@ TEST_F(ServerTest, SlowLorisIsCutOffAfterTheHeaderTimeout) {
   // Others are served meanwhile (one thread: the event loop is not blocked by them).
   EXPECT_EQ(call_once(port(), to_host("erp.example.test")).status, 200);
   EXPECT_TRUE(partial.wait_closed(5000ms)) << "partial header block still open";
-  const auto elapsed = Clock::now() - start_time;
-  EXPECT_GE(elapsed, 200ms);
   EXPECT_TRUE(eventually([&] { return trickle.wait_closed(50ms); }, 5000ms))
       << "trickling client still open";
   dripper.join();
@@ -672,9 +684,7 @@ TEST_F(ServerTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
   Conn c(port());
   ASSERT_TRUE(c.send(render(to_host("erp.example.test"))));
   ASSERT_EQ(c.read_response().status, 200);
-  const auto after_response = Clock::now();
   EXPECT_TRUE(c.wait_closed(5000ms));
-  EXPECT_GE(Clock::now() - after_response, 300ms);
   // A connection that never sends anything is dropped too.
   Conn silent(port());
   EXPECT_TRUE(silent.wait_closed(5000ms));
@@ -682,7 +692,10 @@ TEST_F(ServerTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
 }
 
 TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosedAndCounted) {
-  start(config("server: {max_connections: 8}\n"));
+  // One loop: the limit is shared out among the loops, and the kernel spreads connections over
+  // them by hash, so with several the 9th connection may still find room.
+  start(config("server: {max_connections: 8}\n", "{rate_limited: 429, forbidden: 403}",
+               "[127.0.0.0/8]", 1));
   std::vector<Conn> held;
   for (int i = 0; i < 8; ++i) {
     held.emplace_back(port());
@@ -711,7 +724,9 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreClosedAndCounted) {
 // ---- drain -------------------------------------------------------------------------------
 
 TEST_F(ServerTest, SigtermAnswersTheInFlightRequestAndExitsCleanly) {
-  start();
+  // One loop: the test knows the server has read a connection's bytes, and that draining has
+  // begun, only through another connection served by the same loop.
+  start(config("", "{rate_limited: 429, forbidden: 403}", "[127.0.0.0/8]", 1));
   Conn idle(port());
   ASSERT_TRUE(idle.send(render(to_host("erp.example.test"))));
   ASSERT_EQ(idle.read_response().status, 200);
@@ -752,6 +767,26 @@ TEST_F(ServerTest, SigtermAnswersTheInFlightRequestAndExitsCleanly) {
   const auto out = server_->stdout_text();
   EXPECT_NE(out.find("\"event\":\"draining\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"event\":\"stopped\""), std::string::npos) << out;
+}
+
+TEST_F(ServerTest, SigtermWithSeveralLoopsClosesEveryIdleConnectionAndExits) {
+  // Every loop drains: keep-alive connections spread over four loops by the kernel are all
+  // closed, none is left waiting for the drain timeout, and the process exits cleanly.
+  start(config("", "{rate_limited: 429, forbidden: 403}", "[127.0.0.0/8]", 4));
+  std::vector<Conn> idle;
+  for (int i = 0; i < 16; ++i) {
+    idle.emplace_back(port());
+    ASSERT_TRUE(idle.back().send(render(to_host("erp.example.test"))));
+    ASSERT_EQ(idle.back().read_response().status, 200) << i;
+  }
+  int exit_code = -2;
+  std::thread waiter([&] { exit_code = server_->terminate_and_wait(8000ms); });
+  for (std::size_t i = 0; i < idle.size(); ++i) {
+    EXPECT_TRUE(idle[i].wait_closed(5000ms)) << "connection " << i << " not closed on SIGTERM";
+  }
+  waiter.join();
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_NE(server_->stdout_text().find("\"event\":\"stopped\""), std::string::npos);
 }
 
 }  // namespace

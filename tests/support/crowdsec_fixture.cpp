@@ -357,4 +357,118 @@ std::string CrowdsecLapi::log_tail() const {
   return text;
 }
 
+LapiRelay::LapiRelay(int lapi_port) : lapi_port_(lapi_port) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0 || ::pipe2(wake_, O_CLOEXEC) != 0) return;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listen_fd_, 64) != 0 ||
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return;
+  }
+  port_ = ntohs(addr.sin_port);
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+LapiRelay::~LapiRelay() {
+  if (wake_[1] >= 0) ::close(wake_[1]);
+  if (acceptor_.joinable()) acceptor_.join();
+  cut();  // ends every relay thread
+  for (std::thread& t : threads_) t.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (wake_[0] >= 0) ::close(wake_[0]);
+}
+
+void LapiRelay::cut() {
+  mode_ = Mode::cut;
+  std::lock_guard lock(mutex_);
+  // shutdown, not close: the relay thread still owns the descriptor and closes it itself.
+  for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+}
+
+void LapiRelay::lose_answers() {
+  mode_ = Mode::lose_answers;
+}
+
+void LapiRelay::mend() {
+  mode_ = Mode::relay;
+}
+
+void LapiRelay::accept_loop() {
+  while (true) {
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents != 0) return;  // the destructor closed the pipe
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    ++accepted_;
+    if (mode_ == Mode::cut) {
+      ::close(fd);
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    threads_.emplace_back([this, fd] { relay(fd); });
+  }
+}
+
+void LapiRelay::relay(int client_fd) {
+  const int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(lapi_port_));
+  if (upstream < 0 || ::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (upstream >= 0) ::close(upstream);
+    ::close(client_fd);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    open_fds_.push_back(client_fd);
+    open_fds_.push_back(upstream);
+    if (mode_ == Mode::cut) {  // cut between accept and here
+      ::shutdown(client_fd, SHUT_RDWR);
+      ::shutdown(upstream, SHUT_RDWR);
+    }
+  }
+  // Both directions in one thread: poll, then a blocking send of what arrived (loopback, small
+  // answers: the peer is reading).
+  pollfd p[2] = {{client_fd, POLLIN, 0}, {upstream, POLLIN, 0}};
+  bool open = true;
+  while (open) {
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2 && open; ++i) {
+      if (p[i].revents == 0) continue;
+      char buf[16384];
+      const ssize_t n = ::recv(p[i].fd, buf, sizeof buf, 0);
+      if (n <= 0 || (i == 1 && mode_ == Mode::lose_answers)) {
+        open = false;
+        break;
+      }
+      for (ssize_t sent = 0; sent < n;) {
+        const ssize_t m =
+            ::send(p[1 - i].fd, buf + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);
+        if (m <= 0) {
+          open = false;
+          break;
+        }
+        sent += m;
+      }
+    }
+  }
+  std::lock_guard lock(mutex_);
+  std::erase_if(open_fds_, [&](int fd) { return fd == client_fd || fd == upstream; });
+  ::close(client_fd);
+  ::close(upstream);
+}
+
 }  // namespace edgeguard::testing

@@ -5,10 +5,16 @@
 // the test process (PR_SET_PDEATHSIG). `cscli -c <its config>` administers it: bouncer keys,
 // machines, decisions.
 #include <sys/types.h>
+#include <time.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace edgeguard::testing {
@@ -72,9 +78,52 @@ class CrowdsecLapi {
   std::string error_;
 };
 
-// Polls `done` every 5 ms until it is true or `timeout` passes.
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+// A TCP relay in front of LAPI that a test can cut, for "LAPI unreachable" while LAPI itself
+// stays up: edgeguard talks to LAPI through the relay, cscli talks to LAPI directly, so a test
+// can add and delete decisions during the outage and see edgeguard catch up afterwards. The
+// relay binds port 0 itself (no port is guessed). Modes:
+//  - relay (the start, and mend()): bytes both ways;
+//  - cut(): every open connection is closed and new ones are accepted and closed at once
+//    (edgeguard reads an end of stream: LAPI unreachable, as a dead LAPI or a broken network);
+//  - lose_answers(): requests reach LAPI, but a connection is closed as soon as LAPI starts to
+//    answer, so LAPI has served the pull (and moved the bouncer's "since last pull" mark) while
+//    edgeguard never got the answer.
+class LapiRelay {
+ public:
+  explicit LapiRelay(int lapi_port);
+  ~LapiRelay();
+  LapiRelay(const LapiRelay&) = delete;
+  LapiRelay& operator=(const LapiRelay&) = delete;
+
+  int port() const { return port_; }  // 0 when the relay could not listen
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void cut();
+  void lose_answers();
+  void mend();
+  std::uint64_t accepted() const { return accepted_.load(); }  // connections, cut or relayed
+
+ private:
+  void accept_loop();
+  void relay(int client_fd);
+
+  const int lapi_port_;
+  int listen_fd_ = -1;
+  int wake_[2] = {-1, -1};  // closing the write end stops the accept loop
+  int port_ = 0;
+  enum class Mode { relay, cut, lose_answers };
+  std::atomic<Mode> mode_{Mode::relay};
+  std::atomic<std::uint64_t> accepted_{0};
+  std::mutex mutex_;
+  std::vector<int> open_fds_;         // both ends of every relayed connection (guarded by mutex_)
+  std::vector<std::thread> threads_;  // one per relayed connection, joined at destruction
+  std::thread acceptor_;
+};
+
+// Polls `done` every 5 ms until it is true or `timeout` passes. A plain function, not a
+// template, so that a test that also includes tests/support/harness.h (whose eventually() is a
+// template) compiles: overload resolution picks the harness's there.
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (done()) return true;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -231,18 +232,44 @@ bool Conn::stays_open(std::chrono::milliseconds quiet) {
   return fill(Clock::now() + quiet) == Fill::timeout && buf_.size() == before;
 }
 
+// What Traefik's forwardAuth middleware sends, read from its source (pkg/middlewares/auth/
+// forward.go, v3.3 and later): the auth request is always a GET (the client's method only with
+// preserveRequestMethod, v3.4+), the client's method is in X-Forwarded-Method, and the
+// X-Forwarded-Proto/-Host/-Uri/-For headers carry the rest. No body, unless forwardBody is on:
+// then forwardReq.ContentLength and forwardReq.TransferEncoding are copied from the client's
+// request, so Go's client sends "Content-Length: N" (or nothing for an empty body) or, for a
+// chunked client request, "Transfer-Encoding: chunked", still on a GET with the method in
+// X-Forwarded-Method. The client's other headers are copied minus hop-by-hop ones (`extra`).
 std::string render(const Call& c) {
-  std::string s = c.method + " /auth " + c.version + "\r\nHost: edgeguard.internal\r\n";
+  const std::string& line_method = c.preserve_method ? c.method : std::string("GET");
+  std::string s = line_method + " /auth " + c.version + "\r\nHost: edgeguard.internal\r\n";
   if (c.include_method) s += "X-Forwarded-Method: " + c.method + "\r\n";
   s += "X-Forwarded-Proto: https\r\n";
   if (c.include_host) s += "X-Forwarded-Host: " + c.host + "\r\n";
   if (c.include_uri) s += "X-Forwarded-Uri: " + c.uri + "\r\n";
   if (c.include_xff) s += "X-Forwarded-For: " + c.xff + "\r\n";
   for (const auto& [k, v] : c.extra) s += k + ": " + v + "\r\n";
+  if (!c.forward_body) {
+    if (!c.body.empty()) ADD_FAILURE() << "Call::body is only sent with forward_body, as Traefik";
+    return s + "\r\n";
+  }
+  if (c.chunked) {
+    s += "Transfer-Encoding: chunked\r\n\r\n";
+    if (!c.body.empty()) {
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx", c.body.size());
+      s += std::string(size) + "\r\n" + c.body + "\r\n";
+    }
+    return s + "0\r\n\r\n";
+  }
   if (!c.body.empty()) s += "Content-Length: " + std::to_string(c.body.size()) + "\r\n";
-  s += "\r\n";
-  s += c.body;
-  return s;
+  return s + "\r\n" + c.body;
+}
+
+int test_threads(int fallback) {
+  const char* env = std::getenv("EDGEGUARD_TEST_THREADS");
+  const int n = env != nullptr ? std::atoi(env) : 0;
+  return n > 0 ? n : fallback;
 }
 
 RunResult run_edgeguard(const std::vector<std::string>& args, const ScratchDir& dir,
@@ -326,12 +353,18 @@ void Server::signal(int sig) const {
 }
 
 std::string Server::admin_get(const std::string& path) {
-  Conn c(admin_port_);
-  if (!c.ok() || !c.send("GET " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")) {
-    return "";
-  }
-  const HttpResponse r = c.read_response();
+  const HttpResponse r = admin_request("GET", path);
   return r.status == 200 ? r.body : "";
+}
+
+HttpResponse Server::admin_request(const std::string& method, const std::string& path) {
+  Conn c(admin_port_);
+  const std::string length = method == "POST" || method == "PUT" ? "Content-Length: 0\r\n" : "";
+  if (!c.ok() || !c.send(method + " " + path + " HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n" +
+                         length + "\r\n")) {
+    return {};
+  }
+  return c.read_response();
 }
 
 std::optional<double> Server::metric(const std::string& name_and_labels) {

@@ -72,18 +72,31 @@ class Conn {
   bool eof_ = false;
 };
 
-// A ForwardAuth call as Traefik sends it. Empty optional headers are left out.
+// A ForwardAuth call as Traefik sends it (render() says exactly what that is). Empty optional
+// headers are left out.
 struct Call {
-  std::string method = "GET";
+  std::string method = "GET";  // the client's method: X-Forwarded-Method, not the request line
   std::string host = "app.example.test";
   std::string uri = "/";
   std::string xff = "198.51.100.10";
   std::vector<std::pair<std::string, std::string>> extra;
   std::string version = "HTTP/1.1";
   bool include_method = true, include_host = true, include_uri = true, include_xff = true;
-  std::string body;  // sent with Content-Length when not empty
+  // Traefik's forwardBody (v3.3+): the client's body goes along, framed as the client framed it
+  // (Content-Length, or chunked when `chunked`). Without forward_body no body is sent, and a
+  // non-empty `body` is a mistake in the test (reported as a failure).
+  std::string body;
+  bool forward_body = false;
+  bool chunked = false;
+  // Traefik's preserveRequestMethod (v3.4+): the request line carries `method` instead of GET.
+  bool preserve_method = false;
 };
 std::string render(const Call& call);
+
+// Event-loop threads for a server whose test does not depend on their number: `fallback`
+// unless EDGEGUARD_TEST_THREADS is set (tests/tsan.sh sets it, so the server tests run under
+// ThreadSanitizer with several loops while the normal run keeps its fixed order).
+int test_threads(int fallback = 1);
 
 // Result of running the binary to completion.
 struct RunResult {
@@ -123,6 +136,8 @@ class Server {
 
   // GET on the admin listener; the whole body, or "" on failure.
   std::string admin_get(const std::string& path);
+  // Any method on the admin listener, the whole response (status 0 when none came).
+  HttpResponse admin_request(const std::string& method, const std::string& path);
   // The value of one metric line (exact name and labels as rendered), or nullopt when absent.
   std::optional<double> metric(const std::string& name_and_labels);
 

@@ -1,7 +1,8 @@
 #include "tests/support/redis_fixture.h"
 
+#include "tests/support/ports.h"
+
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -33,70 +34,6 @@ TempDir::~TempDir() {
 
 namespace {
 
-// Whether redis-server could listen on `port` now (it sets SO_REUSEADDR, so a port with
-// connections in TIME_WAIT from an earlier test counts as free, as it is for Redis).
-bool port_free(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// Blocks of ports below the ephemeral range, each owned by the one process holding its lock
-// file (see redis_fixture.h). The locks are released by the kernel when the process exits,
-// however it exits; the descriptors are close-on-exec, so no child keeps a block alive.
-class PortBlocks {
- public:
-  int reserve() {
-    std::lock_guard lock(mu_);
-    for (;;) {
-      while (next_ < end_) {
-        const int port = next_++;
-        if (port_free(port)) return port;
-      }
-      if (!take_block()) return 0;
-    }
-  }
-
- private:
-  static constexpr int kFirst = 20000, kLast = 32767, kBlock = 32;
-  static constexpr const char* kDir = "/tmp/edgeguard-test-ports";
-
-  bool take_block() {
-    ::mkdir(kDir, 01777);
-    constexpr int kBlocks = (kLast + 1 - kFirst) / kBlock;
-    // Start at a place that depends on the pid, so tests starting together rarely queue on
-    // the same lock files.
-    const int start = static_cast<int>(::getpid()) % kBlocks;
-    for (int i = 0; i < kBlocks; ++i) {
-      const int block = (start + i) % kBlocks;
-      const std::string path = std::string(kDir) + "/" + std::to_string(block) + ".lock";
-      const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-      if (fd < 0) continue;
-      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        ::close(fd);
-        continue;
-      }
-      held_.push_back(fd);  // held until the process exits
-      next_ = kFirst + block * kBlock;
-      end_ = next_ + kBlock;
-      return true;
-    }
-    return false;
-  }
-
-  std::mutex mu_;
-  std::vector<int> held_;
-  int next_ = 0, end_ = 0;
-};
-
 pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
@@ -115,11 +52,6 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
 
 }  // namespace
 
-int reserve_port() {
-  static PortBlocks blocks;
-  return blocks.reserve();
-}
-
 int run_program(const std::vector<std::string>& argv, const fs::path& log,
                 std::chrono::seconds timeout) {
   const pid_t pid = spawn(argv, log);
@@ -136,6 +68,9 @@ int run_program(const std::vector<std::string>& argv, const fs::path& log,
 
 RedisServer::RedisServer(const fs::path& dir, std::vector<std::string> extra, bool cluster)
     : dir_(dir), extra_(std::move(extra)), cluster_(cluster) {
+  // redis-server cannot listen on port 0 and report it: the port (and a Cluster node's bus
+  // port, instead of port + 10000, which lies in the ephemeral range) is reserved for this
+  // process (tests/support/ports.h).
   port_ = reserve_port();
   if (cluster_) bus_port_ = reserve_port();
   for (int i = 0; i + 1 < static_cast<int>(extra_.size()); ++i) {

@@ -1,16 +1,10 @@
 #pragma once
-// Real redis-server processes for tests: each on its own loopback ports, in its own temporary
-// directory, killed (and its directory removed) when the object goes away, even when an
-// assertion failed. Children also die with the test process (PR_SET_PDEATHSIG).
+// Real redis-server processes for tests: each on a loopback port reserved for this test process
+// (tests/support/ports.h), in its own temporary directory, killed (and its directory removed)
+// when the object goes away, even when an assertion failed. Children also die with the test process
+// (PR_SET_PDEATHSIG).
 //
-// Ports. redis-server cannot bind port 0 and report the port (`--port 0` means "no TCP at
-// all"), so ports are reserved instead of guessed: each test process takes a block of 32 ports
-// below the kernel's ephemeral range (20000-32767; the ephemeral range starts at 32768 here
-// and by default on Linux, so no port-0 bind or outgoing connection lands there) by holding an
-// exclusive flock on /tmp/edgeguard-test-ports/<block>.lock for its whole life, and hands them
-// out one by one; a port that some process outside this scheme holds is skipped. Two children
-// of one test never share a port, nor do two tests running at once (ctest -j, other
-// worktrees). A cluster node's bus port comes from the same block (`--cluster-port`, Redis 7)
+// A cluster node's bus port comes from the same reserved block (`--cluster-port`, Redis 7)
 // rather than port + 10000, which would fall in the ephemeral range.
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
@@ -83,10 +77,6 @@ bool wait_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds
   }
   return done();
 }
-
-// A loopback TCP port reserved for this test process (see the top of this file); 0 if none
-// is left.
-int reserve_port();
 
 // Runs a program to completion (bounded); returns its exit status or -1.
 int run_program(const std::vector<std::string>& argv, const std::filesystem::path& log,

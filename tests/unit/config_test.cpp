@@ -135,10 +135,10 @@ TEST(Config, ExamplePolicyLoads) {
   const Route& login = policy->routes[1];
   ASSERT_EQ(login.limits.size(), 2u);
   EXPECT_EQ(login.limits[0].rate.emission_ns, 6'000'000'000);
-  EXPECT_EQ(login.limits[0].rate.tolerance_ns, 30'000'000'000);
+  EXPECT_EQ(login.limits[0].rate.tolerance_ns, 30'500'000'000);  // T x burst + maxDelay
   EXPECT_EQ(login.limits[0].rate_limit_policy, "\"per-ip\";q=10;w=60");
   EXPECT_EQ(login.limits[1].rate.emission_ns, 100'000'000);
-  EXPECT_EQ(login.limits[1].rate.tolerance_ns, 10'000'000'000);
+  EXPECT_EQ(login.limits[1].rate.tolerance_ns, 10'050'000'000);
   EXPECT_TRUE(policy->callers.contains(*IpAddress::parse("172.20.0.3")));
   EXPECT_FALSE(policy->callers.contains(*IpAddress::parse("198.51.100.7")));
   EXPECT_EQ(policy->client_ip.depth, 1);

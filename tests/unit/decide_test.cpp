@@ -121,7 +121,8 @@ TEST_F(Decide, LoginBurstFromOneIp) {
     EXPECT_STREQ(d.rule, "limit");
     EXPECT_EQ(d.status(), 429);
     EXPECT_EQ(d.limit_index, 0);
-    EXPECT_EQ(d.retry_after_ns, 5 * kSecond);
+    // The 6th token is due at 6 s; Traefik's maxDelay (500 ms below 1/s) admits 500 ms early.
+    EXPECT_EQ(d.retry_after_ns, 4'500'000'000);
     EXPECT_EQ(retry_after_seconds(d.retry_after_ns), 5);
   }
   // Other clients, and the same client on other routes, are unaffected.
@@ -149,7 +150,7 @@ TEST_F(Decide, RouteWideLimitCountsEveryClient) {
   const auto d = run("auth.example.com", "/api/v3/flows/executor/", "203.0.113.200", 0);
   EXPECT_EQ(d.verdict, Verdict::deny);
   EXPECT_EQ(d.limit_index, 1);
-  EXPECT_EQ(d.retry_after_ns, 100'000'000);
+  EXPECT_EQ(d.retry_after_ns, 50'000'000);  // token due in 100 ms, less maxDelay (10/s: 50 ms)
 }
 
 TEST_F(Decide, Ipv6ClientsShareABucketPerSlash64) {
@@ -194,7 +195,7 @@ TEST_F(Decide, ShadowModeAllowsButKeepsTheReason) {
   EXPECT_EQ(d.verdict, Verdict::shadow_deny);
   EXPECT_EQ(d.reason, Reason::rate_limit);
   EXPECT_EQ(d.status(), 200);
-  EXPECT_EQ(d.retry_after_ns, 60 * kSecond);
+  EXPECT_EQ(d.retry_after_ns, 59'500'000'000);  // token due in 60 s, less maxDelay (500 ms)
 }
 
 TEST_F(Decide, BypassSkipsEverything) {

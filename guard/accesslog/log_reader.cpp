@@ -1,4 +1,4 @@
-#include "guard/replay/log_reader.h"
+#include "guard/accesslog/log_reader.h"
 
 #include <fcntl.h>
 #include <unistd.h>

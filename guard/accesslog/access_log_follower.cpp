@@ -1,4 +1,4 @@
-#include "guard/failures/access_log_follower.h"
+#include "guard/accesslog/access_log_follower.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "guard/replay/access_log.h"
-#include "guard/replay/log_reader.h"
+#include "guard/accesslog/access_log.h"
+#include "guard/accesslog/log_reader.h"
 
 namespace edgeguard {
 

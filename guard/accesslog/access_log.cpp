@@ -1,4 +1,4 @@
-#include "guard/replay/access_log.h"
+#include "guard/accesslog/access_log.h"
 
 #include <cstdio>
 #include <cstring>
@@ -420,6 +420,43 @@ std::optional<std::int64_t> parse_rfc3339_ns(std::string_view s) {
   constexpr std::int64_t kMaxSecs = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
   if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return secs * 1'000'000'000 + frac_ns;
+}
+
+ForwardHeaders forwarded_headers(const AccessRecord& rec, bool header_is_xff,
+                                 std::string& scratch) {
+  ForwardHeaders h;
+  h.method = rec.method;
+  h.host = rec.request_host;
+  h.uri = rec.path;
+  h.method_present = h.host_present = h.uri_present = true;
+  h.client_ip_present = true;
+  if (rec.header_present[0] && header_is_xff) {
+    // trustForwardHeader: true sends "<incoming X-Forwarded-For>, <peer>".
+    scratch.assign(rec.headers[0]);
+    scratch += ", ";
+    scratch += rec.client_host;
+    h.client_ip = scratch;
+  } else if (rec.header_present[0]) {
+    h.client_ip = rec.headers[0];
+  } else {
+    // ClientAddr is "ip:port" or "[v6]:port"; its host is the peer.
+    std::string_view peer = rec.client_addr.substr(0, rec.client_addr.rfind(':'));
+    if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
+      peer = peer.substr(1, peer.size() - 2);
+    }
+    if (!peer.empty() && header_is_xff && rec.client_host != peer) {
+      scratch.assign(rec.client_host);
+      scratch += ", ";
+      scratch += peer;
+      h.client_ip = scratch;
+    } else {
+      h.client_ip = rec.client_host;  // the peer, what depth 1 reads
+    }
+  }
+  for (std::size_t i = 0; i < kMaxKeyHeaders && i + 1 < kMaxRecordHeaders; ++i) {
+    h.key_headers[i] = rec.headers[i + 1];
+  }
+  return h;
 }
 
 }  // namespace edgeguard

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "guard/request/forward_request.h"
 #include "guard/text/rfc3339.h"
 
 namespace edgeguard {
@@ -36,6 +37,17 @@ struct AccessRecord {
   std::array<std::string_view, kMaxRecordHeaders> headers{};
   std::array<bool, kMaxRecordHeaders> header_present{};
 };
+
+// The ForwardAuth call Traefik made for a logged request, as edgeguard would have received it:
+// X-Forwarded-Method/-Host/-Uri from the record, and the client-address header rebuilt. With
+// `header_is_xff` (client_ip.header is X-Forwarded-For) and the header logged
+// (record.headers[0]), "<logged X-Forwarded-For>, <ClientHost>", as trustForwardHeader sends
+// it; with another header logged, its value; otherwise ClientHost, and when Traefik wrote a
+// trusted peer's forwarded chain there (ClientHost differs from ClientAddr's host) that chain
+// followed by the peer, which is what the peer-side entry of X-Forwarded-For holds. Key headers
+// come from record.headers[1..]. Views into `record` and `scratch`.
+ForwardHeaders forwarded_headers(const AccessRecord& record, bool header_is_xff,
+                                 std::string& scratch);
 
 class AccessLogParser {
  public:

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Planted bugs the tests must catch. Each mutant below is one plausible mistake: a line of the
+# product changed in a scratch copy of the tree, built (Release, ccache, only the targets it
+# needs) and run against the tests that claim to catch it. The run fails if any mutant survives
+# (its tests still pass), if a mutant's line is not found exactly once (the code moved: update
+# the table), or if those tests fail before any mutant is planted (they would prove nothing).
+#
+#   tests/mutants.sh                      # every mutant
+#   tests/mutants.sh deny-cache sighup    # only these (by name)
+#   MUTANTS_DIR=/tmp/m JOBS=2 tests/mutants.sh
+#
+# The scratch copy lives in build/mutants/src (the working tree minus .git and build dirs, copied
+# afresh each run with the files' times kept, so an unchanged file is not rebuilt) and builds in
+# build/mutants/build; the working tree is never touched.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${MUTANTS_DIR:-$root/build/mutants}
+jobs=${JOBS:-$(nproc)}
+src=$work/src
+build=$work/build
+start=$SECONDS
+
+# ---- the mutants -------------------------------------------------------------------------
+# mutant NAME FILE 'LINE TEXT' 'REPLACEMENT' 'TARGETS' 'CTEST REGEX'
+# The line text is matched literally and must occur exactly once in FILE; the replacement must
+# still compile under -Werror (a parameter or function it leaves unused fails the build). TARGETS are built
+# (edgeguard is always built: most tests start the binary). A parameterised test's ctest name
+# ends in "  # GetParam() = ...": end its regex with the two spaces, not with $.
+names=() files=() froms=() tos=() targets=() regexes=()
+mutant() {
+  names+=("$1") files+=("$2") froms+=("$3") tos+=("$4") targets+=("$5") regexes+=("$6")
+}
+
+# Issue 19's table: five that survived the suite of the time, then five it already killed.
+mutant deny-cache-until-reset guard/redis/redis_limit_store.cpp \
+  '{req->now_ns + out.retry_after_ns, req->now_ns + out.reset_ns},' \
+  '{req->now_ns + out.reset_ns, req->now_ns + out.reset_ns},' \
+  redis_tests '^RedisDenyCache\.'
+mutant sighup-does-nothing guard/cli/serve_command.cpp \
+  'service->reload_config(&why);' \
+  '(void)why;' \
+  reload_tests '^Reload\.SighupAppliesAChangeTheFilePollCannotSee$'
+# Explain's own `/*dry_run=*/true` is an equivalent mutant in one process: its buckets are
+# fresh and die with it (tests/e2e/explain_e2e_test.cpp says why, and checks that explain never
+# touches Redis). The dry run it relies on is the pipeline's:
+mutant explain-charges-tokens guard/pipeline/pipeline.cpp \
+  'complete(store.try_admit(calls(), now_ns, dry_run).value_or(LimitOutcome{}), trace);' \
+  'complete(store.try_admit(calls(), now_ns, dry_run && false).value_or(LimitOutcome{}), trace);' \
+  unit_tests '^PipelineDryRun\.'
+mutant restart-setting-never-refused guard/service/service.cpp \
+  'setting = restart_setting_change(snapshot()->policy->settings, load.policy->settings);' \
+  'setting.clear();' \
+  settings_reload_tests '^Settings/RefusedSetting\..*/(listen|threads|store_type)  '
+mutant near-limit-strict guard/core/decide.cpp \
+  'outcome.remaining * 5 <= nearest->rate.burst;' \
+  'outcome.remaining * 5 < nearest->rate.burst;' \
+  e2e_tests '^MetricsE2e\.ValuesCountWhatHappened$'
+mutant gcra-tolerance-strict guard/limit/gcra.h \
+  'if (ahead <= rate.tolerance_ns) {' \
+  'if (ahead < rate.tolerance_ns) {' \
+  unit_tests '^Gcra\.'
+mutant xff-depth-off-by-one guard/request/client_ip.cpp \
+  'if (i == strategy.depth) {' \
+  'if (i == strategy.depth + 1) {' \
+  unit_tests '^ClientIp\.'
+mutant dot-dot-does-not-climb guard/request/path_normalize.cpp \
+  'if (seg == "..") {' \
+  'if (false) {' \
+  'unit_tests bypass_tests' '^(PathNormalize|Bypass)\.'
+mutant local-store-charges-on-deny guard/store/local_store.cpp \
+  'if (out.allowed && !dry_run) {' \
+  'if (!dry_run) {' \
+  unit_tests '^LocalStore\.DenialByOneLimitChargesNoOther$'
+mutant deny-cache-never-expires guard/redis/deny_cache.cpp \
+  'if (it->second.until_ns <= now_ns) {' \
+  'if (it->second.until_ns <= now_ns && false) {' \
+  redis_tests '^(DenyCache|RedisDenyCache)\.'
+
+# One per feature since.
+mutant replay-charges-nothing guard/replay/replay.cpp \
+  'pipeline_.decide(snapshot_, parsed.request, now, *store_, false);' \
+  'pipeline_.decide(snapshot_, parsed.request, now, *store_, true);' \
+  e2e_tests '^SameVerdict\.'
+mutant ban-exemption-ignored guard/core/decide.cpp \
+  '!policy.bans.exempt.contains(ip);' \
+  'true;' \
+  e2e_tests '^BansE2e\.AnExempt'
+mutant ban-escalation-off guard/bans/ban.cpp \
+  'if (n <= 1) return std::min(for_ns, e.max_ns);' \
+  'return std::min(for_ns, e.max_ns);' \
+  e2e_tests '^BansEscalationE2e\.'
+# CrowdSec (the lead adds): e.g. a decision's expiry ignored, or LAPI down emptying the list.
+# Failures (the lead adds): e.g. a failure that does not count, or a login success not resetting.
+# Usernames (the lead adds): e.g. the username read from the query instead of the body.
+
+# The missing paths issue 19 listed, each with its planted bug.
+mutant redirects-uncapped guard/redis/redis_limit_store.cpp \
+  'if (shared_->cluster() && group.redirects < kMaxRedirects) {' \
+  'if (shared_->cluster()) {' \
+  e2e_tests '^RedisLifecycleE2e\.ARedirectLoop'
+mutant drain-keeps-store-waiters-alive guard/server/session.cpp \
+  'if (self->worker_.draining() && self->keep_alive_) {' \
+  'if (false) {' \
+  e2e_tests '^RedisLifecycleE2e\.SigtermWith'
+mutant admin-stays-open-on-drain guard/cli/serve_command.cpp \
+  'admin.close();' \
+  ';' \
+  server_tests '^Admin\.OnSigterm'
+mutant admin-takes-any-method guard/admin/admin_server.cpp \
+  'if (request_.method() != http::verb::get && request_.method() != http::verb::head) {' \
+  'if (false) {' \
+  server_tests '^Admin\.'
+mutant missing-geoip-ignored guard/service/service.cpp \
+  'if (!geo_->load(error)) return false;' \
+  '(void)geo_->load(error);' \
+  server_tests '^Startup\.MissingGeoip'
+mutant listen-name-accepted guard/config/settings_reader.cpp \
+  'if (!any && !IpAddress::parse(host)) {' \
+  'if (!any && host.empty()) {' \
+  server_tests '^Startup\.AListenAddress'
+mutant bad-request-just-closes guard/server/session.cpp \
+  'write_protocol_error(buffers_->out, status, detail);' \
+  '(void)detail;' \
+  server_tests '^ServerTest\.AbsurdInput'
+
+# ---- running them ------------------------------------------------------------------------
+selected=("$@")
+chosen=()
+for i in "${!names[@]}"; do
+  if [ ${#selected[@]} -eq 0 ] || printf '%s\n' "${selected[@]}" | grep -qx "${names[$i]}"; then
+    chosen+=("$i")
+  fi
+done
+[ ${#chosen[@]} -gt 0 ] || { echo "no mutant named: ${selected[*]}" >&2; exit 2; }
+
+# A fresh copy with the files' times kept; the files mutants touch get a new time, so an object
+# left built from a mutant by an interrupted run is rebuilt.
+echo "=== mutants: copying the tree to $src"
+rm -rf "$src" && mkdir -p "$src"
+tar -C "$root" --exclude=./.git --exclude=./build --exclude='./build-*' -cf - . | tar -C "$src" -xf -
+for i in "${chosen[@]}"; do touch "$src/${files[$i]}"; done
+
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGEGUARD_BENCH=OFF \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+export CCACHE_BASEDIR=$src  # the same paths every run: the copy's objects come from the cache
+
+# Applies mutant i to the copy (python: a literal, exactly-once replacement).
+apply() {
+  python3 - "$src/${files[$1]}" "${froms[$1]}" "${tos[$1]}" <<'EOF'
+import sys
+path, old, new = sys.argv[1:4]
+text = open(path).read()
+n = text.count(old)
+if n != 1:
+    sys.exit(f"{path}: the mutant's line occurs {n} times (want 1): {old}")
+open(path, "w").write(text.replace(old, new))
+EOF
+}
+restore() { cp "$root/${files[$1]}" "$src/${files[$1]}"; }  # a new mtime: rebuilt next time
+
+all_targets=(edgeguard)
+for i in "${chosen[@]}"; do
+  # Check every line is there before building anything.
+  apply "$i" && restore "$i"
+  for t in ${targets[$i]}; do all_targets+=("$t"); done
+done
+mapfile -t all_targets < <(printf '%s\n' "${all_targets[@]}" | sort -u)
+
+echo "=== mutants: baseline build (${all_targets[*]})"
+nice ninja -C "$build" -j"$jobs" "${all_targets[@]}" >"$work/build.log" 2>&1 ||
+  { tail -40 "$work/build.log"; exit 1; }
+baseline_start=$SECONDS
+for i in "${chosen[@]}"; do
+  if ! ctest --test-dir "$build" -R "${regexes[$i]}" -j"$jobs" --no-tests=error --timeout 300 \
+      >"$work/baseline-${names[$i]}.log" 2>&1; then
+    echo "baseline: the tests of '${names[$i]}' fail without any mutant:" >&2
+    tail -30 "$work/baseline-${names[$i]}.log" >&2
+    exit 1
+  fi
+done
+echo "baseline: every mutant's tests pass unmutated ($((SECONDS - baseline_start)) s)"
+
+results=()
+survived=0
+for i in "${chosen[@]}"; do
+  name=${names[$i]}
+  t0=$SECONDS
+  apply "$i"
+  log=$work/mutant-$name.log
+  status=killed
+  # shellcheck disable=SC2086  # targets is a word list
+  if ! nice ninja -C "$build" -j"$jobs" edgeguard ${targets[$i]} >"$log" 2>&1; then
+    status="build failed"  # a mutant that does not compile proves nothing: fix the table
+  elif ctest --test-dir "$build" -R "${regexes[$i]}" -j"$jobs" --timeout 300 \
+      --output-on-failure >>"$log" 2>&1; then
+    status=SURVIVED
+  fi
+  restore "$i"
+  [ "$status" = killed ] || survived=$((survived + 1))
+  results+=("$(printf '%-32s %-13s %4d s  %s' "$name" "$status" $((SECONDS - t0)) "${regexes[$i]}")")
+  echo "${results[-1]}"
+done
+# Leave the copy's build as the unmutated tree, so the next run starts from a true baseline.
+nice ninja -C "$build" -j"$jobs" "${all_targets[@]}" >"$work/build.log" 2>&1 || true
+
+echo
+printf '%-32s %-13s %6s  %s\n' mutant result time tests
+printf '%s\n' "${results[@]}"
+echo "mutants: ${#chosen[@]} planted, $((${#chosen[@]} - survived)) killed, $survived not;" \
+  "total $((SECONDS - start)) s (logs in $work)"
+[ "$survived" -eq 0 ]
