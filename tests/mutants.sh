@@ -158,7 +158,7 @@ mutant listen-name-accepted guard/config/settings_reader.cpp \
   'if (!any && host.empty()) {' \
   server_tests '^Startup\.AListenAddress'
 mutant bad-request-just-closes guard/server/session.cpp \
-  'write_protocol_error(out_, status, detail);' \
+  'write_protocol_error(buffers_->out, status, detail);' \
   '(void)detail;' \
   server_tests '^ServerTest\.AbsurdInput'
 
@@ -167,6 +167,36 @@ mutant removed-route-bans-linger guard/service/service.cpp \
   'lapse_bans_of_removed_routes(*previous, *load.policy);' \
   '(void)previous;' \
   e2e_tests '^BansE2e\.ABanOnARouteAReloadRemovesLapses'
+# Memory per connection (issue 17): what an idle, slow or silent connection holds, and whether
+# it leaves once they close; timeouts of slow clients on new and kept connections.
+mutant idle-keeps-request-buffers guard/server/session.cpp \
+  'give_back_buffers();  // an idle connection holds none of them' \
+  ';' \
+  server_tests '^ScaleTest\.AnIdleConnection'
+mutant sessions-in-malloc guard/server/worker.cpp \
+  'std::allocate_shared<Session>(SessionSlab::Allocator<Session>(session_slab_), *this, fd,' \
+  'std::allocate_shared<Session>(std::allocator<Session>(), *this, fd,' \
+  server_tests '^ScaleTest\.AnIdleConnection'
+mutant partial-first-read-keeps-buffers guard/server/session.cpp \
+  'if (request_start && !first_bytes_need_buffers(buffers_->read_buf(), read_len_, 0)) {' \
+  'if (false) {' \
+  server_tests '^ScaleTest\.ASlowClient'
+mutant partial-header-takes-buffers guard/server/session.cpp \
+  'if (!first_bytes_need_buffers(first_.data(), first_len_, from)) {' \
+  'if (!first_bytes_need_buffers(first_.data(), first_len_, from) && false) {' \
+  server_tests '^ScaleTest\.ASlowClient'
+mutant silent-connection-keeps-buffers guard/server/session.cpp \
+  'if (buffers_ && read_len_ == 0 && !buffers_->parser) give_back_buffers();' \
+  ';' \
+  server_tests '^ScaleTest\.ASilentConnection'
+mutant refused-bytes-wait-for-timeout guard/server/session.cpp \
+  'return ec != boost::beast::http::error::need_more;' \
+  'return false;' \
+  server_tests '^ServerTest\.RefusedFirstBytes'
+mutant slow-request-gets-idle-timeout guard/server/session.cpp \
+  'if (timer_armed_ && timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {' \
+  'if (false) {' \
+  server_tests '^ServerTest\.AKeepAliveConnectionThatStartsASlowRequest'
 
 # ---- running them ------------------------------------------------------------------------
 selected=("$@")

@@ -3,7 +3,8 @@
 # store's multi-thread tests, the Redis store and cluster (real redis-server, replicas on two
 # threads, faults under load, a stopped Redis under every on_error policy), the server black-box
 # tests (the TSan-built edgeguard binary with EDGEGUARD_TEST_THREADS event-loop threads, 4 by
-# default, where the normal run uses one), the admin listener and the Redis store through
+# default, where the normal run uses one; ScaleTest: thousands of connections, each thread with
+# its own session slab and request buffer pool), the admin listener and the Redis store through
 # start, readiness and drain, tests/hardening's TsanConcurrency, the ban table's TsanBanTable, and
 # the CrowdSec puller and reporter (their io_context on one thread; the set read and bans reported
 # from another). Any TSan report fails the run, including one written by the edgeguard child
@@ -35,7 +36,7 @@ export TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 history_size
 # Several event loops in every server test that does not pin its count (tests/support/harness.h
 # test_threads()): the point of this run is the loops racing each other.
 export EDGEGUARD_TEST_THREADS=${EDGEGUARD_TEST_THREADS:-4}
-pattern='^(LocalStore\.|RedisStoreTest\.|Policies/RedisStoppedTest\.|RedisClusterTest\.|ServerTest\.|'
+pattern='^(LocalStore\.|RedisStoreTest\.|Policies/RedisStoppedTest\.|RedisClusterTest\.|ServerTest\.|ScaleTest\.|'
 pattern+='Admin\.|RedisLifecycleE2e\.|TsanConcurrency\.|TsanBanTable\.|CrowdsecPuller|CrowdsecReporter)'
 run_start=$SECONDS
 status=0

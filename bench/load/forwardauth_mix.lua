@@ -10,6 +10,7 @@
 -- with a fixed PRNG, then sent in a cycle, so edgeguard and nginx receive the same sequence.
 -- Extra -H headers (e.g. "Connection: close") are added to every call.
 -- EG_WRK_STATUS=1 in the environment counts answers by status (costs wrk some CPU).
+-- EG_WRK_DELAY_MS=N paces each connection: N ms between an answer and the next call (soak.sh).
 --
 -- Share of calls (percent):
 --   40  authentik-outpost: GET /outpost.goauthentik.io/... on *.securenexus.net, any client
@@ -226,6 +227,13 @@ end
 function request()
   next_call = next_call % #calls + 1
   return calls[next_call]
+end
+
+local pace_ms = tonumber(os.getenv("EG_WRK_DELAY_MS") or "")
+if pace_ms then
+  function delay()
+    return pace_ms
+  end
 end
 
 if os.getenv("EG_WRK_STATUS") == "1" then

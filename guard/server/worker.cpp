@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "guard/clock/clock.h"
 #include "guard/log/event_log.h"
 #include "guard/server/session.h"
 
@@ -58,6 +59,7 @@ void Worker::arm_log_flush() {
   log_timer_.expires_after(kLogFlushInterval);
   log_timer_.async_wait([this](boost::system::error_code ec) {
     flush_log_buffer();
+    request_buffers_.decay(monotonic_ns());
     if (!ec && !stopped_) arm_log_flush();
   });
 }
@@ -90,7 +92,9 @@ void Worker::accept(int fd, const sockaddr_storage& peer) {
     ::close(fd);
     return;
   }
-  std::make_shared<Session>(*this, fd, peer.ss_family == AF_INET6, to_ip(peer))->start();
+  std::allocate_shared<Session>(SessionSlab::Allocator<Session>(session_slab_), *this, fd,
+                                peer.ss_family == AF_INET6, to_ip(peer))
+      ->start();
 }
 
 void Worker::begin_drain() {

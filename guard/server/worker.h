@@ -13,7 +13,9 @@
 #include <string>
 
 #include "guard/server/listener.h"
+#include "guard/server/request_buffers.h"
 #include "guard/server/server_stats.h"
+#include "guard/server/session_slab.h"
 #include "guard/service/service.h"
 #include "guard/store/store.h"
 
@@ -28,6 +30,7 @@ class Worker {
   boost::asio::io_context& io() { return io_; }
   Service& service() { return service_; }
   ServerStats& stats() { return stats_; }
+  RequestBufferPool& request_buffers() { return request_buffers_; }
   LimitStore& store() { return *store_; }
   void set_store(LimitStore* store) { store_ = store; }
   int index() const { return index_; }
@@ -65,6 +68,9 @@ class Worker {
   ServerStats& stats_;
   int index_;
   int workers_;  // the connection limit is split evenly over the workers
+  // Before io_: the sessions its destructor destroys give their buffers and slots back.
+  RequestBufferPool request_buffers_;
+  SessionSlab session_slab_;
   boost::asio::io_context io_{1};
   Listener listener_{io_};
   boost::asio::steady_timer log_timer_{io_};

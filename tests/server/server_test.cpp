@@ -637,6 +637,48 @@ TEST_F(ServerTest, SlowLorisIsCutOffAfterTheHeaderTimeout) {
   EXPECT_EQ(call_once(port(), to_host("erp.example.test")).status, 200);
 }
 
+// A keep-alive connection waits for its next request under the idle timeout, with its timer set
+// for it; once a request starts, the header timeout applies, whichever is earlier. A new
+// connection's timer starts at the header deadline, so this is the one case where a timer set
+// for the idle deadline has to be brought forward.
+TEST_F(ServerTest, AKeepAliveConnectionThatStartsASlowRequestGetsTheHeaderTimeout) {
+  start(config("server: {header_timeout: 300ms}\n"));  // idle_timeout stays at 60 s
+  Conn c(port());
+  ASSERT_TRUE(c.send(render(to_host("erp.example.test"))));
+  ASSERT_EQ(c.read_response().status, 200);
+  // Waiting between requests: the idle timeout, not the header one.
+  EXPECT_TRUE(c.stays_open(600ms));
+  ASSERT_TRUE(c.send("GET /auth HTTP/1.1\r\nX-Forwarded-Host: erp.example.test\r\n"));
+  const auto sent = Clock::now();
+  EXPECT_TRUE(c.wait_closed(5000ms)) << "a slow request on a kept connection got the idle timeout";
+  EXPECT_GE(Clock::now() - sent, 250ms);
+}
+
+// A partial header waits for its end in a small buffer (session.h), but bytes the parser already
+// refuses are answered at once, as they were when every connection had its full buffers: a TLS
+// client or a broken request line learns why now, not at the header timeout.
+TEST_F(ServerTest, RefusedFirstBytesAreAnsweredAtOnceNotAtTheHeaderTimeout) {
+  start(config("server: {header_timeout: 60s}\n"));
+  const std::pair<const char*, std::string> cases[] = {
+      {"TLS client hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)},
+      {"HTTP/3.0", "GET /auth HTTP/3.0\r\nHost: edgeguard.internal\r\n"},
+      {"header without a colon", "GET /auth HTTP/1.1\r\nNoColonHere\r\nX-Forwarded-"},
+  };
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    Conn c(port());
+    ASSERT_TRUE(c.send(bytes));
+    EXPECT_EQ(c.read_response(5000ms).status, 400);
+  }
+  // A valid partial header is left to finish within the header timeout.
+  Conn partial(port());
+  ASSERT_TRUE(partial.send("GET /auth HTTP/1.1\r\nX-Forwarded-Host: erp.example.test\r\n"));
+  EXPECT_TRUE(partial.stays_open(300ms));
+  ASSERT_TRUE(partial.send(
+      "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /\r\nX-Forwarded-For: 198.51.100.10\r\n\r\n"));
+  EXPECT_EQ(partial.read_response().status, 200);
+}
+
 TEST_F(ServerTest, SlowBodyIsCutOffLikeSlowHeaders) {
   // The header block is complete, but the declared body drips in: the request as a whole must
   // arrive within header_timeout, or one client could hold a connection for ever.
