@@ -101,6 +101,28 @@ mutant username-case-sensitive guard/request/login_name.cpp \
   'out[i] = ascii_lower(out[i]);' \
   'out[i] = static_cast<char>(c);' \
   e2e_tests '^(FailuresE2e\.AnAccountAttacked|LockoutExample\.AnAccountTried)'
+# explain --admin: the instance's bans are loaded (on the table's clock) and shown, and a
+# refused token prints no verdict; the ban storm alert counts no manual ban.
+mutant explain-loads-no-ban guard/cli/explain_command.cpp \
+  'if (table.insert(std::move(ban), now)) ++out->held;' \
+  '++out->held;' \
+  e2e_tests '^ExplainBansE2e\.'
+mutant explain-ban-on-unix-clock guard/cli/explain_command.cpp \
+  'ban.until_ns += to_monotonic;' \
+  '(void)to_monotonic;' \
+  e2e_tests '^ExplainBansE2e\.ABanMadeByRequests'
+mutant explain-reads-a-refusal-as-bans guard/cli/explain_command.cpp \
+  'if (reply->status != 200) {' \
+  'if (reply->status >= 500) {' \
+  e2e_tests '^ExplainBansE2e\.AWrongToken'
+mutant ban-storm-counts-manual deploy/prometheus/alerts.yml \
+  '60 * sum by (route) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
+  '60 * sum by (route) (rate(edgeguard_bans_total[5m])) > 10' \
+  '' '^deploy\.promtool_test_rules$'
+mutant ban-storm-per-replica deploy/prometheus/alerts.yml \
+  '60 * sum by (route) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
+  '60 * sum by (route, instance) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
+  '' '^deploy\.promtool_test_rules$'
 
 # The missing paths issue 19 listed, each with its planted bug.
 mutant redirects-uncapped guard/redis/redis_limit_store.cpp \
