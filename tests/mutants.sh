@@ -115,6 +115,10 @@ mutant explain-reads-a-refusal-as-bans guard/cli/explain_command.cpp \
   'if (reply->status != 200) {' \
   'if (reply->status >= 500) {' \
   e2e_tests '^ExplainBansE2e\.AWrongToken'
+mutant ban-key-ignores-tail guard/bans/ban_table.cpp \
+  'std::memcpy(&last, p + n - 4, 4);' \
+  'std::memcpy(&last, p, 4);' \
+  unit_tests '^BanTable\.KeysDiffer'
 mutant ban-storm-counts-manual deploy/prometheus/alerts.yml \
   '60 * sum by (route) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
   '60 * sum by (route) (rate(edgeguard_bans_total[5m])) > 10' \

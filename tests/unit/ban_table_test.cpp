@@ -107,6 +107,33 @@ TEST(BanTable, ReusedSlotsNeverMakeAnUnbannedSubjectLookBanned) {
   }
 }
 
+// The key hashes every byte: subjects (and routes) of every length that differ in any one byte,
+// the tail shorter than a word included, have different keys.
+TEST(BanTable, KeysDifferWhenAnyByteDiffers) {
+  for (std::size_t len = 1; len <= 24; ++len) {
+    std::string subject(len, 'a');
+    const std::uint64_t base = BanTable::key_of(subject, "login");
+    EXPECT_NE(base, BanTable::key_of(subject, "logio")) << len;
+    for (std::size_t i = 0; i < len; ++i) {
+      std::string other = subject;
+      other[i] = 'b';
+      EXPECT_NE(base, BanTable::key_of(other, "login")) << len << " " << i;
+      std::string route(len, 'r');
+      const std::uint64_t route_key = BanTable::key_of("ip:203.0.113.9", route);
+      route[i] = 's';
+      EXPECT_NE(route_key, BanTable::key_of("ip:203.0.113.9", route)) << len << " " << i;
+    }
+  }
+  // And the lookup, which hashes the subject once for the route and every route, agrees.
+  BanTable t(100);
+  ASSERT_TRUE(t.insert(ban("ip:198.51.100.1", "login", 60 * kSecond), 0));
+  ASSERT_TRUE(t.insert(ban("ip:198.51.100.3", std::string(kEveryRoute), 60 * kSecond), 0));
+  EXPECT_EQ(t.banned_until("ip:198.51.100.1", "login", 0), 60 * kSecond);
+  EXPECT_EQ(t.banned_until("ip:198.51.100.2", "login", 0), 0);
+  EXPECT_EQ(t.banned_until("ip:198.51.100.3", "login", 0), 60 * kSecond);
+  EXPECT_EQ(t.banned_until("ip:198.51.100.4", "login", 0), 0);
+}
+
 TEST(TsanBanTable, ReadersRaceWriters) {
   BanTable t(64);
   std::atomic<bool> stop{false};
