@@ -119,6 +119,10 @@ mutant ban-key-ignores-tail guard/bans/ban_table.cpp \
   'std::memcpy(&last, p + n - 4, 4);' \
   'std::memcpy(&last, p, 4);' \
   unit_tests '^BanTable\.KeysDiffer'
+mutant ban-lookup-unbounded guard/bans/ban_table.cpp \
+  'for (std::size_t i = key & mask_; probes < probe_limit(); i = (i + 1) & mask_) {' \
+  'for (std::size_t i = key & mask_; probes <= mask_; i = (i + 1) & mask_) {' \
+  unit_tests '^BanTable\.ChurnLeaves'
 mutant ban-storm-counts-manual deploy/prometheus/alerts.yml \
   '60 * sum by (route) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
   '60 * sum by (route) (rate(edgeguard_bans_total[5m])) > 10' \

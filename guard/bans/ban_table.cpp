@@ -70,13 +70,17 @@ BanTable::BanTable(std::size_t max_active)
       mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),
       slots_(std::make_unique<Slot[]>(mask_ + 1)) {}
 
-BanTable::Slot* BanTable::find_slot(std::uint64_t key) const {
-  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+BanTable::Slot* BanTable::find_slot(std::uint64_t key, std::size_t* probes_out) const {
+  std::size_t probes = 0;
+  Slot* found = nullptr;
+  for (std::size_t i = key & mask_; probes < probe_limit(); i = (i + 1) & mask_) {
+    ++probes;
     const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
-    if (k == key) return &slots_[i];
-    if (k == 0) return nullptr;
+    if (k == key) found = &slots_[i];
+    if (k == key || k == 0) break;
   }
-  return nullptr;
+  if (probes_out != nullptr) *probes_out = probes;
+  return found;
 }
 
 std::int64_t BanTable::banned_until(std::string_view subject, std::string_view route,
@@ -122,7 +126,8 @@ void BanTable::drop_expired(std::int64_t now_ns) {
 
 BanTable::Slot* BanTable::slot_for_insert(std::uint64_t key, std::int64_t now_ns) {
   Slot* reusable = nullptr;
-  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+  for (std::size_t i = key & mask_, probes = 0; probes < probe_limit();
+       ++probes, i = (i + 1) & mask_) {
     Slot& s = slots_[i];
     const std::uint64_t k = s.key.load(std::memory_order_relaxed);
     if (k == key) return &s;
@@ -133,7 +138,15 @@ BanTable::Slot* BanTable::slot_for_insert(std::uint64_t key, std::int64_t now_ns
       reusable = &s;
     }
   }
-  return reusable;  // the index holds at most max_active records in twice as many slots
+  // The window is full of keys whose records are held: none is free (the caller drops the
+  // ended records and tries again), or this key has its slot here.
+  return reusable;
+}
+
+std::size_t BanTable::probes_for(std::string_view subject, std::string_view route) const {
+  std::size_t probes = 0;
+  find_slot(key_of(subject, route), &probes);
+  return probes;
 }
 
 bool BanTable::make_room(std::int64_t until_ns, std::int64_t now_ns) {
@@ -169,6 +182,10 @@ bool BanTable::insert(Ban ban, std::int64_t now_ns) {
     return false;
   }
   Slot* slot = slot_for_insert(key, now_ns);
+  if (slot == nullptr) {
+    drop_expired(now_ns);  // ended records free their slots
+    slot = slot_for_insert(key, now_ns);
+  }
   if (slot == nullptr) return false;
   if (slot->key.load(std::memory_order_relaxed) != key) {
     slot->until.store(0, std::memory_order_release);

@@ -2,6 +2,7 @@
 // the bound (the ban nearest its end gives way), and readers racing writers (TSan runs this).
 #include "guard/bans/ban_table.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -105,6 +106,31 @@ TEST(BanTable, ReusedSlotsNeverMakeAnUnbannedSubjectLookBanned) {
     ASSERT_EQ(t.banned_until("ip:10.1.0." + std::to_string(round % 200), "r", now),
               now + 3 * kSecond);
   }
+}
+
+// Slots keep their keys once used, so after many distinct bans have come and gone every slot
+// of the index holds one; a lookup still reads at most kMaxProbes slots, and still finds what
+// it must (a flood of offenders, each banned once, must not make every later request slower).
+TEST(BanTable, ChurnLeavesLookupsBounded) {
+  BanTable t(64);  // 128 slots
+  for (int i = 0; i < 20'000; ++i) {
+    const std::int64_t now = i * kSecond;
+    ASSERT_TRUE(t.insert(ban("ip:10.2." + std::to_string(i / 256) + "." + std::to_string(i % 256),
+                             "r", now + 2 * kSecond),
+                         now))
+        << i;
+  }
+  const std::int64_t now = 20'000 * kSecond;
+  ASSERT_TRUE(t.insert(ban("ip:203.0.113.9", "r", now + 60 * kSecond), now));
+  EXPECT_EQ(t.banned_until("ip:203.0.113.9", "r", now), now + 60 * kSecond);
+  std::size_t worst = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string never = "ip:192.0.2." + std::to_string(i);
+    EXPECT_EQ(t.banned_until(never, "r", now), 0) << never;
+    worst = std::max(worst, t.probes_for(never, "r"));
+  }
+  EXPECT_LE(worst, BanTable::kMaxProbes);
+  EXPECT_GT(worst, 1u) << "the churn left the index empty: this test proves nothing";
 }
 
 // The key hashes every byte: subjects (and routes) of every length that differ in any one byte,
