@@ -5,7 +5,7 @@
 run_dir=$(mktemp -d /tmp/edgeguard-bench.XXXXXX)
 started=()
 servers=()
-declare -A port pid
+declare -A port pid admin_port
 redis_port=
 
 bench_cleanup() {
@@ -70,6 +70,7 @@ start_edgeguard() {
   shift 4 || shift $#
   port[$name]=$(free_port)
   admin=$(free_port)
+  admin_port[$name]=$admin
   sed -e "s/^listen:.*/listen: 127.0.0.1:${port[$name]}/" \
       -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$admin/" \
       -e "s/^threads:.*/threads: $threads/" ${extra:+-e "$extra"} \

@@ -13,6 +13,9 @@
 #   PROFILE_SCRIPT=mix                  mix or flood
 #   PROFILE_DURATION=4s                 wrk -d per run (-c8 -t1)
 #   PROFILE_TOP=0                       under callgrind, also print the N costliest functions
+#   PROFILE_BANS=0                      N active bans made through the admin API before each
+#                                       run (clients the mix never sends: bench/preload_bans.py)
+#   PROFILE_BAN_ROUTES="*"              the routes those bans are on, cycled
 #   BENCH_KEEP=1                        keep the scratch directory (strace and callgrind files)
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
 set -euo pipefail
@@ -25,6 +28,8 @@ modes=${PROFILE_MODES:-keepalive close}
 script=${PROFILE_SCRIPT:-mix}
 duration=${PROFILE_DURATION:-4s}
 top=${PROFILE_TOP:-0}
+bans=${PROFILE_BANS:-0}
+read -r -a ban_routes <<<"${PROFILE_BAN_ROUTES:-*}"
 edgeguard_bin=$build_dir/guard/edgeguard
 [[ -x "$edgeguard_bin" ]] || { echo "profile.sh: no binary at $edgeguard_bin" >&2; exit 2; }
 for tool in wrk nginx strace valgrind callgrind_annotate curl python3; do
@@ -67,9 +72,12 @@ start() {
       ;;
     nginx) start_nginx nginx 1 "" "$@" ;;
   esac
+  if ((bans > 0)) && [[ $name == edgeguard* ]]; then
+    python3 "$root/bench/preload_bans.py" "${admin_port[$name]}" "$bans" "${ban_routes[@]}"
+  fi
 }
 
-echo "$script, wrk -t1 -c8 -d$duration; one thread/worker per server; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$script, wrk -t1 -c8 -d$duration; one thread/worker per server; $bans active bans; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [[ " $what " == *" syscalls "* ]]; then
   for name in $wanted; do

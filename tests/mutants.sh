@@ -101,6 +101,36 @@ mutant username-case-sensitive guard/request/login_name.cpp \
   'out[i] = ascii_lower(out[i]);' \
   'out[i] = static_cast<char>(c);' \
   e2e_tests '^(FailuresE2e\.AnAccountAttacked|LockoutExample\.AnAccountTried)'
+# explain --admin: the instance's bans are loaded (on the table's clock) and shown, and a
+# refused token prints no verdict; the ban storm alert counts no manual ban.
+mutant explain-loads-no-ban guard/cli/explain_command.cpp \
+  'if (table.insert(std::move(ban), now)) ++out->held;' \
+  '(void)table, ++out->held;' \
+  e2e_tests '^ExplainBansE2e\.'
+mutant explain-ban-on-unix-clock guard/cli/explain_command.cpp \
+  'ban.until_ns += to_monotonic;' \
+  '(void)to_monotonic;' \
+  e2e_tests '^ExplainBansE2e\.ABanMadeByRequests'
+mutant explain-reads-a-refusal-as-bans guard/cli/explain_command.cpp \
+  'if (reply->status != 200) {' \
+  'if (reply->status >= 500) {' \
+  e2e_tests '^ExplainBansE2e\.AWrongToken'
+mutant ban-key-ignores-tail guard/bans/ban_table.cpp \
+  'std::memcpy(&last, p + n - 4, 4);' \
+  'std::memcpy(&last, p, 4);' \
+  unit_tests '^BanTable\.KeysDiffer'
+mutant ban-lookup-unbounded guard/bans/ban_table.cpp \
+  'for (std::size_t i = key & mask_; probes < probe_limit(); i = (i + 1) & mask_) {' \
+  'for (std::size_t i = key & mask_; probes <= mask_; i = (i + 1) & mask_) {' \
+  unit_tests '^BanTable\.ChurnLeaves'
+mutant ban-storm-counts-manual deploy/prometheus/alerts.yml \
+  '60 * sum by (route) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
+  '60 * sum by (route) (rate(edgeguard_bans_total[5m])) > 10' \
+  '' '^deploy\.promtool_test_rules$'
+mutant ban-storm-per-replica deploy/prometheus/alerts.yml \
+  '60 * sum by (route) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
+  '60 * sum by (route, instance) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
+  '' '^deploy\.promtool_test_rules$'
 
 # Bans in Redis (issue 12; issues 13 and 17 across replicas).
 mutant redis-ban-not-published guard/redis/ban_script.cpp \

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench/micro/alloc_counter.h"
+#include "guard/bans/ban_table.h"
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
 #include "guard/crowdsec/decision_set.h"
@@ -719,6 +720,114 @@ void BM_CrowdsecDeltaPull(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CrowdsecDeltaPull)->Arg(100000)->ArgName("decisions")->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------------------------------------
+// Bans (issue 12): the check every routed request makes, whatever the number of bans.
+
+constexpr std::int64_t kBanNow = 1'000'000'000'000;
+constexpr std::int64_t kHourNs = 3'600'000'000'000;
+
+// A ban on an IPv4 client in 240.0.0.0/8 (reserved: no bench call, here or in the load mix, comes
+// from it), on one of the example policy's routes or on every route.
+Ban bench_ban(std::uint32_t i, std::int64_t until_ns) {
+  static const char* kScopes[] = {"authentik-login", "erp", "*"};
+  char subject[kMaxIpSubject];
+  const IpAddress ip = IpAddress::from_v4(0xf0000000u + i);  // 240.0.0.0 + i
+  Ban b;
+  b.subject.assign(subject, format_ip_subject(ip, 64, subject));
+  b.route = kScopes[i % 3];
+  b.until_ns = until_ns;
+  b.reason = "per-ip";
+  return b;
+}
+
+// Per request: what resolve_facts does for a route none of whose limits bans: the table's
+// empty() shortcut, else the client's subject formatted and looked up on the route and on every
+// route. arg 0: active bans (0, 10 000, and 100 000 = the default bans.max_active, a full
+// table); arg 1: 1 when 1 000 000 shorter bans (ten times the table) came and went before, so
+// that every slot of the index has held a key. One probe in eight is a banned client.
+void BM_BanLookup(benchmark::State& state) {
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  const bool churned = state.range(1) != 0;
+  BanTable table(100'000);
+  std::int64_t now = kBanNow;
+  if (churned) {
+    // Offenders banned for a minute, 10 000 a minute: each wave ends before the next is made.
+    for (std::uint32_t i = 0; i < 1'000'000; ++i) {
+      if (i % 10'000 == 0) now += 61'000'000'000;
+      table.insert(bench_ban(200'000 + i, now + 60'000'000'000), now);
+    }
+    now += 61'000'000'000;
+  }
+  for (std::uint32_t i = 0; i < n; ++i) table.insert(bench_ban(i, now + kHourNs), now);
+  if (table.active(now) != n) die("ban table holds " + std::to_string(table.active(now)));
+  std::mt19937_64 rng(7);
+  std::vector<IpAddress> probes;
+  for (int i = 0; i < 65536; ++i) {
+    probes.push_back(
+        n != 0 && i % 8 == 0
+            ? IpAddress::from_v4(0xf0000000u + static_cast<std::uint32_t>(rng() % n))
+            : IpAddress::from_v4((static_cast<std::uint32_t>(rng()) & 0x7fffffffu) | 0x01000000u));
+  }
+  const std::string_view routes[] = {"authentik-login", "erp"};
+  std::size_t i = 0, hits = 0;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    std::int64_t until = 0;
+    if (!table.empty()) {
+      char buf[kMaxIpSubject];
+      const std::string_view subject(buf, format_ip_subject(probes[i], 64, buf));
+      until = table.banned_until(subject, routes[i & 1], now);
+    }
+    hits += until != 0;
+    i = (i + 1) & 65535;
+  }
+  allocs.finish();
+  state.counters["hit_rate"] =
+      benchmark::Counter(static_cast<double>(hits), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_BanLookup)
+    ->Args({0, 0})
+    ->Args({10'000, 0})
+    ->Args({100'000, 0})
+    ->Args({10'000, 1})
+    ->ArgNames({"bans", "churned"});
+
+// BM_Decide's mix (case 4) with active bans in the service's table, on clients the mix does
+// not send: the same verdicts, so the difference is what checking bans costs per request.
+void BM_DecideBans(benchmark::State& state) {
+  Bench& b = example_service();
+  const Snapshot& snap = *b.snap;
+  LocalLimitStore& store = b.service->local_store();
+  BanTable& table = b.service->ban_table();
+  const auto n = static_cast<std::uint32_t>(state.range(0));
+  std::int64_t now = 1'000'000'000'000;
+  // Long enough for every iteration (the clock moves 100 ms per call).
+  const std::int64_t until = now + 1'000'000 * kHourNs;
+  for (std::uint32_t i = 0; i < n; ++i) table.insert(bench_ban(i, until), now);
+  if (table.active(now) != n) die("ban table holds " + std::to_string(table.active(now)));
+  const auto calls = calls_for(4);
+  std::vector<ForwardHeaders> headers;
+  for (const auto& c : calls) headers.push_back(headers_of(c));
+  RequestScratch scratch;
+  std::size_t i = 0, allowed = 0;
+  Pipeline pipeline;
+  AllocScope allocs(state);
+  for (auto _ : state) {
+    const ParseOutcome parsed =
+        parse_forward_request(headers[i], "X-Forwarded-For", snap.client_ip, scratch);
+    allowed += pipeline.decide(snap, parsed.request, now, store, false).allowed();
+    if (++i == calls.size()) i = 0;
+    now += 100'000'000;
+  }
+  allocs.finish();
+  benchmark::DoNotOptimize(allowed);
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const Ban ban = bench_ban(k, until);
+    table.remove(ban.subject, ban.route, now);
+  }
+}
+BENCHMARK(BM_DecideBans)->Arg(0)->Arg(10'000)->ArgName("bans");
 
 }  // namespace
 }  // namespace edgeguard

@@ -26,24 +26,43 @@ std::uint64_t seed() {
   return s;
 }
 
+// Every byte counts once the length is mixed in; the tail is read with fixed-size loads
+// (overlapping where it is shorter than the load) rather than a memcpy of variable length, which
+// is a call into libc on every lookup.
 std::uint64_t hash_text(std::string_view text, std::uint64_t h) {
   h = mix(h ^ (text.size() * 0x9e3779b97f4a7c15ULL));
-  std::size_t i = 0;
-  for (; i + 8 <= text.size(); i += 8) {
+  const char* p = text.data();
+  std::size_t n = text.size();
+  for (; n >= 8; p += 8, n -= 8) {
     std::uint64_t chunk;
-    std::memcpy(&chunk, text.data() + i, 8);
+    std::memcpy(&chunk, p, 8);
     h = mix(h ^ chunk);
   }
   std::uint64_t tail = 0;
-  std::memcpy(&tail, text.data() + i, text.size() - i);
+  if (n >= 4) {
+    std::uint32_t first, last;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    tail = first | (std::uint64_t{last} << 32);
+  } else if (n > 0) {
+    tail = std::uint64_t{static_cast<unsigned char>(p[0])} |
+           std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
+           std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
+  }
   return mix(h ^ tail ^ 0x5bd1e995ULL);
+}
+
+// The key of (subject, route) from the subject's hash: a lookup on a route and on every route
+// hashes the subject once.
+std::uint64_t key_from(std::uint64_t subject_hash, std::string_view route) {
+  const std::uint64_t k = hash_text(route, subject_hash);
+  return k == 0 ? 1 : k;
 }
 
 }  // namespace
 
 std::uint64_t BanTable::key_of(std::string_view subject, std::string_view route) {
-  const std::uint64_t k = hash_text(route, hash_text(subject, seed()));
-  return k == 0 ? 1 : k;
+  return key_from(hash_text(subject, seed()), route);
 }
 
 BanTable::BanTable(std::size_t max_active)
@@ -51,20 +70,25 @@ BanTable::BanTable(std::size_t max_active)
       mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),
       slots_(std::make_unique<Slot[]>(mask_ + 1)) {}
 
-BanTable::Slot* BanTable::find_slot(std::uint64_t key) const {
-  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+BanTable::Slot* BanTable::find_slot(std::uint64_t key, std::size_t* probes_out) const {
+  std::size_t probes = 0;
+  Slot* found = nullptr;
+  for (std::size_t i = key & mask_; probes < probe_limit(); i = (i + 1) & mask_) {
+    ++probes;
     const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
-    if (k == key) return &slots_[i];
-    if (k == 0) return nullptr;
+    if (k == key) found = &slots_[i];
+    if (k == key || k == 0) break;
   }
-  return nullptr;
+  if (probes_out != nullptr) *probes_out = probes;
+  return found;
 }
 
 std::int64_t BanTable::banned_until(std::string_view subject, std::string_view route,
                                     std::int64_t now_ns) const {
   std::int64_t until = 0;
+  const std::uint64_t subject_hash = hash_text(subject, seed());
   for (const std::string_view scope : {route, kEveryRoute}) {
-    const std::uint64_t key = key_of(subject, scope);
+    const std::uint64_t key = key_from(subject_hash, scope);
     const Slot* s = find_slot(key);
     if (s == nullptr) continue;
     // A writer reusing this slot for another key zeroes `until`, then writes the key, then the
@@ -102,7 +126,8 @@ void BanTable::drop_expired(std::int64_t now_ns) {
 
 BanTable::Slot* BanTable::slot_for_insert(std::uint64_t key, std::int64_t now_ns) {
   Slot* reusable = nullptr;
-  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+  for (std::size_t i = key & mask_, probes = 0; probes < probe_limit();
+       ++probes, i = (i + 1) & mask_) {
     Slot& s = slots_[i];
     const std::uint64_t k = s.key.load(std::memory_order_relaxed);
     if (k == key) return &s;
@@ -113,7 +138,15 @@ BanTable::Slot* BanTable::slot_for_insert(std::uint64_t key, std::int64_t now_ns
       reusable = &s;
     }
   }
-  return reusable;  // the index holds at most max_active records in twice as many slots
+  // The window is full of keys whose records are held: none is free (the caller drops the
+  // ended records and tries again), or this key has its slot here.
+  return reusable;
+}
+
+std::size_t BanTable::probes_for(std::string_view subject, std::string_view route) const {
+  std::size_t probes = 0;
+  find_slot(key_of(subject, route), &probes);
+  return probes;
 }
 
 bool BanTable::make_room(std::int64_t until_ns, std::int64_t now_ns) {
@@ -149,6 +182,10 @@ bool BanTable::insert(Ban ban, std::int64_t now_ns) {
     return false;
   }
   Slot* slot = slot_for_insert(key, now_ns);
+  if (slot == nullptr) {
+    drop_expired(now_ns);  // ended records free their slots
+    slot = slot_for_insert(key, now_ns);
+  }
   if (slot == nullptr) return false;
   if (slot->key.load(std::memory_order_relaxed) != key) {
     slot->until.store(0, std::memory_order_release);

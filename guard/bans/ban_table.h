@@ -9,7 +9,11 @@
 // Bounded by `max_active`: when full, the bans nearest to their end give way to new ones (a
 // quarter at a time); a new ban that would end before them is not held.
 // Index slots are never moved, so a reader never sees a torn table: a slot whose ban ended is
-// reused in place.
+// reused in place. A slot keeps its key once used (clearing it would cut other keys' probe
+// chains under a lock-free reader), so after enough distinct bans have come and gone every slot
+// holds one, and a lookup that stopped only at an empty slot would walk the whole index. A key
+// therefore lives within kMaxProbes slots of its home, and a lookup looks no further.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -58,12 +62,20 @@ class BanTable {
 
   static std::uint64_t key_of(std::string_view subject, std::string_view route);
 
+  // How far from its home slot a key may live, and so the most slots one lookup reads: a window
+  // of 32 slots at most half held by records is full only with odds below 2^-32.
+  static constexpr std::size_t kMaxProbes = 32;
+  // The slots a lookup of (subject, route) reads (for tests and benchmarks).
+  std::size_t probes_for(std::string_view subject, std::string_view route) const;
+
  private:
   struct Slot {
     std::atomic<std::uint64_t> key{0};   // 0: never used
     std::atomic<std::int64_t> until{0};  // 0 (or past): no active ban
   };
-  Slot* find_slot(std::uint64_t key) const;  // the slots are atomics: readers and writers share
+  // The slots are atomics: readers and writers share them. `probes`: how many were read.
+  Slot* find_slot(std::uint64_t key, std::size_t* probes = nullptr) const;
+  std::size_t probe_limit() const { return std::min(kMaxProbes, mask_ + 1); }
   Slot* slot_for_insert(std::uint64_t key, std::int64_t now_ns);
   void drop_expired(std::int64_t now_ns);                      // writers only
   bool make_room(std::int64_t until_ns, std::int64_t now_ns);  // writers only

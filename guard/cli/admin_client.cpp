@@ -3,7 +3,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 
+#include <fstream>
+#include <iterator>
+
+#include "guard/config/admin_reader.h"
 #include "guard/net/host_port.h"
 
 namespace edgeguard {
@@ -125,6 +130,35 @@ std::optional<AdminReply> call_admin(const AdminUrl& url, http::verb method,
   reply.content_type.assign(type.data(), type.size());
   reply.body = res.body();
   return reply;
+}
+
+std::optional<std::string> read_admin_token_file(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read --token-file " + path;
+    return std::nullopt;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string why;
+  auto token = config::parse_admin_token(text, &why);
+  if (!token) *error = "--token-file " + path + " " + why;
+  return token;
+}
+
+std::string describe_refusal(const AdminReply& reply) {
+  std::string detail;
+  boost::json::error_code ec;
+  const boost::json::value v = boost::json::parse(reply.body, ec);
+  if (!ec && v.is_object()) {
+    if (const auto* d = v.get_object().if_contains("detail"); d != nullptr && d->is_string()) {
+      detail = std::string(d->get_string());
+    }
+  }
+  if (detail.empty()) detail = reply.body.substr(0, 200);
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+  const auto reason = http::obsolete_reason(static_cast<http::status>(reply.status));
+  return "the admin API answered " + std::to_string(reply.status) + " " + std::string(reason) +
+         ": " + detail;
 }
 
 }  // namespace edgeguard

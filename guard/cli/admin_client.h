@@ -38,4 +38,11 @@ std::optional<AdminReply> call_admin(const AdminUrl& url, boost::beast::http::ve
                                      std::string_view target, const AdminCallOptions& options,
                                      std::string* error);
 
+// The token in `path` (a --token-file, in admin.token_file's format). nullopt and `error`
+// ("cannot read --token-file F", or what is wrong with its content) otherwise.
+std::optional<std::string> read_admin_token_file(const std::string& path, std::string* error);
+
+// A reply outside 2xx as one line: "the admin API answered 401 Unauthorized: <its detail>".
+std::string describe_refusal(const AdminReply& reply);
+
 }  // namespace edgeguard

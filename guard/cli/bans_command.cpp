@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -12,7 +11,6 @@
 #include "guard/cli/admin_client.h"
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
-#include "guard/config/admin_reader.h"
 #include "guard/log/json_string.h"
 
 namespace edgeguard {
@@ -97,15 +95,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 // The server's refusal, as one line on stderr: its status and the problem's detail.
 int refused(const AdminReply& reply) {
-  std::string detail;
-  json::error_code ec;
-  const json::value v = json::parse(reply.body, ec);
-  if (!ec && v.is_object()) detail = field(v.get_object(), "detail");
-  if (detail.empty()) detail = reply.body.substr(0, 200);
-  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-  const auto reason = http::obsolete_reason(static_cast<http::status>(reply.status));
-  std::fprintf(stderr, "edgeguard bans: the admin API answered %d %.*s: %s\n", reply.status,
-               static_cast<int>(reason.size()), reason.data(), detail.c_str());
+  std::fprintf(stderr, "edgeguard bans: %s\n", describe_refusal(reply).c_str());
   if (reply.status == 401) {
     std::fprintf(stderr,
                  "edgeguard bans: give the token of the server's admin.token_file with "
@@ -196,11 +186,8 @@ int run_bans(int argc, char** argv) {
   AdminCallOptions options;
   std::string token;
   if (const auto file = args->get("token-file")) {
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) return usage("cannot read --token-file " + *file);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto parsed = config::parse_admin_token(text, &error);
-    if (!parsed) return usage("--token-file " + *file + " " + error);
+    auto parsed = read_admin_token_file(*file, &error);
+    if (!parsed) return usage(error);
     token = std::move(*parsed);
     options.token = token;
   }

@@ -3,6 +3,9 @@
 // country and AS from GeoIP, the enrolled tailnet node at its address, and whether one of the
 // request's subjects is banned on the route. Lookups only: memory-mapped databases, sorted
 // tables, the lock-free ban index; no I/O, no allocation.
+#include <optional>
+
+#include "guard/bans/ban.h"
 #include "guard/core/decision.h"
 #include "guard/pipeline/snapshot.h"
 
@@ -17,5 +20,11 @@ enum class FactLookups : std::uint8_t {
 Facts resolve_facts(const Snapshot& snap, const Route& route, const ForwardRequest& request,
                     std::string_view username, std::int64_t now_ns,
                     FactLookups lookups = FactLookups::for_route);
+
+// The ban behind `facts.banned_until_ns`: of the request's subjects banned on `route` (or on
+// every route), the one that ends last, with its record (subject, scope, count, reason).
+// Off the request path (explain): it copies strings.
+std::optional<Ban> find_ban(const Snapshot& snap, const Route& route, const ForwardRequest& request,
+                            const Facts& facts, std::int64_t now_ns);
 
 }  // namespace edgeguard

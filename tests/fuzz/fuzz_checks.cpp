@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "guard/accesslog/access_log.h"
 #include "guard/admin/admin_response.h"
 #include "guard/admin/admin_router.h"
+#include "guard/admin/ban_endpoints.h"
+#include "guard/admin/ban_list_reply.h"
 #include "guard/admin/ban_request.h"
 #include "guard/admin/json_fields.h"
 #include "guard/bans/ban.h"
@@ -839,6 +842,49 @@ void check_login_name(const std::uint8_t* data, std::size_t size) {
   }
   std::array<char, kMaxUsernameBytes> again;
   FUZZ_CHECK(canonical_username(name, again) == name);
+}
+
+// GET /v1/bans as `explain --admin` reads it. A list that parses holds bans explain can load:
+// an ip: subject canonical, user:/key: ones with their value, a route, a count >= 1; written
+// back as the server writes it (append_ban_json) it reads the same, `until` rounded up to the
+// second (the API's precision).
+void check_ban_list(const std::uint8_t* data, std::size_t size) {
+  std::string error;
+  const auto bans = parse_ban_list(as_view(data, size), 64, &error);
+  if (!bans) {
+    FUZZ_CHECK(!error.empty() && error.size() <= 512);
+    return;
+  }
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  // Rounded up, the last second parse_rfc3339_ns reads back (an int64 of ns ends in 2262).
+  constexpr std::int64_t kLast = (std::numeric_limits<std::int64_t>::max() / kSecond - 1) * kSecond;
+  bool writable = true;
+  std::string again = "{\"bans\":[";
+  for (const Ban& b : *bans) {
+    FUZZ_CHECK(!b.route.empty() && b.count >= 1);
+    if (b.subject.starts_with("ip:")) {
+      std::string why;
+      const auto canonical = canonical_subject(b.subject, 64, &why);
+      FUZZ_CHECK(canonical && *canonical == b.subject);
+    } else {
+      FUZZ_CHECK((b.subject.starts_with("user:") && b.subject.size() > 5) ||
+                 (b.subject.starts_with("key:") && b.subject.size() > 4));
+    }
+    writable = writable && b.until_ns >= 0 && b.until_ns <= kLast;
+    if (again.size() > 9) again += ',';
+    append_ban_json(again, b);
+  }
+  again += "]}";
+  if (!writable) return;
+  const auto reread = parse_ban_list(again, 64, &error);
+  FUZZ_CHECK(reread && reread->size() == bans->size());
+  for (std::size_t i = 0; i < bans->size(); ++i) {
+    const Ban& a = (*bans)[i];
+    const Ban& b = (*reread)[i];
+    FUZZ_CHECK(a.subject == b.subject && a.route == b.route && a.reason == b.reason);
+    FUZZ_CHECK(a.count == b.count && a.source == b.source);
+    FUZZ_CHECK(b.until_ns == (a.until_ns + kSecond - 1) / kSecond * kSecond);
+  }
 }
 
 }  // namespace edgeguard::fuzz

@@ -34,6 +34,7 @@ void check_crowdsec_stream(const std::uint8_t* data, std::size_t size);
 void check_access_log(const std::uint8_t* data, std::size_t size);
 void check_failure_reports(const std::uint8_t* data, std::size_t size);
 void check_login_name(const std::uint8_t* data, std::size_t size);
+void check_ban_list(const std::uint8_t* data, std::size_t size);
 
 inline constexpr FuzzTarget kTargets[] = {
     {"forward_auth", check_forward_auth},
@@ -54,6 +55,7 @@ inline constexpr FuzzTarget kTargets[] = {
     {"access_log", check_access_log},
     {"failure_reports", check_failure_reports},
     {"login_name", check_login_name},
+    {"ban_list", check_ban_list},
 };
 
 }  // namespace edgeguard::fuzz

@@ -23,7 +23,7 @@ if [ ${#targets[@]} -eq 0 ]; then
   targets=(forward_auth forward_auth_scanner xff path host policy nodes_tailscale_status nodes_tailscale_api
            nodes_headscale nodes_list redis_reply gcra_reply ban_message admin_request
            crowdsec_stream access_log
-           failure_reports login_name)
+           failure_reports login_name ban_list)
 fi
 
 if [ ! -f "$build/build.ninja" ]; then

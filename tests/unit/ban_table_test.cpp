@@ -2,6 +2,7 @@
 // the bound (the ban nearest its end gives way), and readers racing writers (TSan runs this).
 #include "guard/bans/ban_table.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -105,6 +106,58 @@ TEST(BanTable, ReusedSlotsNeverMakeAnUnbannedSubjectLookBanned) {
     ASSERT_EQ(t.banned_until("ip:10.1.0." + std::to_string(round % 200), "r", now),
               now + 3 * kSecond);
   }
+}
+
+// Slots keep their keys once used, so after many distinct bans have come and gone every slot
+// of the index holds one; a lookup still reads at most kMaxProbes slots, and still finds what
+// it must (a flood of offenders, each banned once, must not make every later request slower).
+TEST(BanTable, ChurnLeavesLookupsBounded) {
+  BanTable t(64);  // 128 slots
+  for (int i = 0; i < 20'000; ++i) {
+    const std::int64_t now = i * kSecond;
+    ASSERT_TRUE(t.insert(ban("ip:10.2." + std::to_string(i / 256) + "." + std::to_string(i % 256),
+                             "r", now + 2 * kSecond),
+                         now))
+        << i;
+  }
+  const std::int64_t now = 20'000 * kSecond;
+  ASSERT_TRUE(t.insert(ban("ip:203.0.113.9", "r", now + 60 * kSecond), now));
+  EXPECT_EQ(t.banned_until("ip:203.0.113.9", "r", now), now + 60 * kSecond);
+  std::size_t worst = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string never = "ip:192.0.2." + std::to_string(i);
+    EXPECT_EQ(t.banned_until(never, "r", now), 0) << never;
+    worst = std::max(worst, t.probes_for(never, "r"));
+  }
+  EXPECT_LE(worst, BanTable::kMaxProbes);
+  EXPECT_GT(worst, 1u) << "the churn left the index empty: this test proves nothing";
+}
+
+// The key hashes every byte: subjects (and routes) of every length that differ in any one byte,
+// the tail shorter than a word included, have different keys.
+TEST(BanTable, KeysDifferWhenAnyByteDiffers) {
+  for (std::size_t len = 1; len <= 24; ++len) {
+    std::string subject(len, 'a');
+    const std::uint64_t base = BanTable::key_of(subject, "login");
+    EXPECT_NE(base, BanTable::key_of(subject, "logio")) << len;
+    for (std::size_t i = 0; i < len; ++i) {
+      std::string other = subject;
+      other[i] = 'b';
+      EXPECT_NE(base, BanTable::key_of(other, "login")) << len << " " << i;
+      std::string route(len, 'r');
+      const std::uint64_t route_key = BanTable::key_of("ip:203.0.113.9", route);
+      route[i] = 's';
+      EXPECT_NE(route_key, BanTable::key_of("ip:203.0.113.9", route)) << len << " " << i;
+    }
+  }
+  // And the lookup, which hashes the subject once for the route and every route, agrees.
+  BanTable t(100);
+  ASSERT_TRUE(t.insert(ban("ip:198.51.100.1", "login", 60 * kSecond), 0));
+  ASSERT_TRUE(t.insert(ban("ip:198.51.100.3", std::string(kEveryRoute), 60 * kSecond), 0));
+  EXPECT_EQ(t.banned_until("ip:198.51.100.1", "login", 0), 60 * kSecond);
+  EXPECT_EQ(t.banned_until("ip:198.51.100.2", "login", 0), 0);
+  EXPECT_EQ(t.banned_until("ip:198.51.100.3", "login", 0), 60 * kSecond);
+  EXPECT_EQ(t.banned_until("ip:198.51.100.4", "login", 0), 0);
 }
 
 TEST(TsanBanTable, ReadersRaceWriters) {
