@@ -197,17 +197,22 @@ bool BanTable::insert(Ban ban, std::int64_t now_ns) {
   return true;
 }
 
-std::size_t BanTable::remove(std::string_view subject, std::int64_t now_ns) {
-  std::lock_guard lock(mu_);
+template <typename Which>
+std::size_t BanTable::lift_if(Which which, std::int64_t now_ns) {
   std::size_t lifted = 0;
   std::erase_if(records_, [&](const auto& kv) {
-    if (kv.second.subject != subject) return false;
+    if (!which(kv.second)) return false;
     if (kv.second.until_ns > now_ns) ++lifted;
     if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
     return true;
   });
   active_hint_.store(records_.size(), std::memory_order_relaxed);
   return lifted;
+}
+
+std::size_t BanTable::remove(std::string_view subject, std::int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  return lift_if([&](const Ban& b) { return b.subject == subject; }, now_ns);
 }
 
 bool BanTable::remove(std::string_view subject, std::string_view route, std::int64_t now_ns) {
@@ -231,29 +236,13 @@ std::optional<Ban> BanTable::get(std::string_view subject, std::string_view rout
 
 std::size_t BanTable::drop_unconfirmed(std::int64_t before_ns, std::int64_t now_ns) {
   std::lock_guard lock(mu_);
-  std::size_t dropped = 0;
-  std::erase_if(records_, [&](const auto& kv) {
-    const std::int64_t confirmed = kv.second.confirmed_ns;
-    if (confirmed == 0 || confirmed >= before_ns) return false;
-    if (kv.second.until_ns > now_ns) ++dropped;
-    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
-    return true;
-  });
-  active_hint_.store(records_.size(), std::memory_order_relaxed);
-  return dropped;
+  return lift_if([&](const Ban& b) { return b.confirmed_ns != 0 && b.confirmed_ns < before_ns; },
+                 now_ns);
 }
 
 std::size_t BanTable::remove_route(std::string_view route, std::int64_t now_ns) {
   std::lock_guard lock(mu_);
-  std::size_t lifted = 0;
-  std::erase_if(records_, [&](const auto& kv) {
-    if (kv.second.route != route) return false;
-    if (kv.second.until_ns > now_ns) ++lifted;
-    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
-    return true;
-  });
-  active_hint_.store(records_.size(), std::memory_order_relaxed);
-  return lifted;
+  return lift_if([&](const Ban& b) { return b.route == route; }, now_ns);
 }
 
 std::vector<Ban> BanTable::list(std::int64_t now_ns) const {

@@ -77,6 +77,9 @@ class BanTable {
   Slot* find_slot(std::uint64_t key, std::size_t* probes = nullptr) const;
   std::size_t probe_limit() const { return std::min(kMaxProbes, mask_ + 1); }
   Slot* slot_for_insert(std::uint64_t key, std::int64_t now_ns);
+  // Lifts every record `which` selects (writers, under mu_). Returns how many were active.
+  template <typename Which>
+  std::size_t lift_if(Which which, std::int64_t now_ns);
   void drop_expired(std::int64_t now_ns);                      // writers only
   bool make_room(std::int64_t until_ns, std::int64_t now_ns);  // writers only
 
