@@ -51,13 +51,23 @@ BanTable::BanTable(std::size_t max_active)
       mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),
       slots_(std::make_unique<Slot[]>(mask_ + 1)) {}
 
-BanTable::Slot* BanTable::find_slot(std::uint64_t key) const {
-  for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+BanTable::Slot* BanTable::find_slot(std::uint64_t key, std::size_t* read) const {
+  // No key sits farther than `farthest_` from its home slot, so a lookup stops there even when
+  // every slot on its way has been used (slots are reused, never emptied).
+  const std::size_t farthest = farthest_.load(std::memory_order_acquire);
+  for (std::size_t i = key & mask_, probes = 0; probes <= farthest; ++probes, i = (i + 1) & mask_) {
+    if (read != nullptr) ++*read;
     const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
     if (k == key) return &slots_[i];
     if (k == 0) return nullptr;
   }
   return nullptr;
+}
+
+std::size_t BanTable::probes(std::string_view subject, std::string_view route) const {
+  std::size_t read = 0;
+  find_slot(key_of(subject, route), &read);
+  return read;
 }
 
 std::int64_t BanTable::banned_until(std::string_view subject, std::string_view route,
@@ -91,41 +101,49 @@ std::optional<Ban> BanTable::find(std::string_view subject, std::string_view rou
   return *best;
 }
 
-void BanTable::drop_expired(std::int64_t now_ns) {
-  std::erase_if(records_, [&](const auto& kv) {
-    if (kv.second.until_ns > now_ns) return false;
-    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
-    return true;
-  });
-  active_hint_.store(records_.size(), std::memory_order_relaxed);
-}
-
 BanTable::Slot* BanTable::slot_for_insert(std::uint64_t key, std::int64_t now_ns) {
-  Slot* reusable = nullptr;
+  const std::size_t farthest = farthest_.load(std::memory_order_relaxed);
+  Slot* chosen = nullptr;
+  std::size_t chosen_at = 0;
   for (std::size_t i = key & mask_, probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
     Slot& s = slots_[i];
     const std::uint64_t k = s.key.load(std::memory_order_relaxed);
     if (k == key) return &s;
-    if (k == 0) return reusable != nullptr ? reusable : &s;
-    // A slot whose ban is over and whose record is gone belongs to nobody.
-    if (reusable == nullptr && s.until.load(std::memory_order_relaxed) <= now_ns &&
-        !records_.contains(k)) {
-      reusable = &s;
+    // An empty slot, or one whose ban is over and whose record is gone: it belongs to nobody.
+    if (chosen == nullptr &&
+        (k == 0 || (s.until.load(std::memory_order_relaxed) <= now_ns && !records_.contains(k)))) {
+      chosen = &s;
+      chosen_at = probes;
     }
+    // `key` is not beyond an empty slot, nor farther than any key was ever placed.
+    if (chosen != nullptr && (k == 0 || probes >= farthest)) break;
   }
-  return reusable;  // the index holds at most max_active records in twice as many slots
+  // Published before the caller writes the key into the slot, so a reader that finds the key
+  // also reads far enough to reach it.
+  if (chosen != nullptr && chosen_at > farthest) {
+    farthest_.store(chosen_at, std::memory_order_release);
+  }
+  return chosen;  // the index holds at most max_active records in twice as many slots
 }
 
 bool BanTable::make_room(std::int64_t until_ns, std::int64_t now_ns) {
   // A ban that would end no later than those last made to give way would be the next to go.
   if (until_ns <= give_way_before_ns_) return false;
-  drop_expired(now_ns);
+  // One pass over the records: the ended ones go, the ends of the others are gathered.
+  std::vector<std::int64_t> ends;
+  ends.reserve(records_.size());
+  std::erase_if(records_, [&](const auto& kv) {
+    if (kv.second.until_ns > now_ns) {
+      ends.push_back(kv.second.until_ns);
+      return false;
+    }
+    if (Slot* s = find_slot(kv.first)) s->until.store(0, std::memory_order_release);
+    return true;
+  });
+  active_hint_.store(records_.size(), std::memory_order_relaxed);
   if (records_.size() < max_active_) return true;
   // Full of active bans: the quarter nearest their end give way at once, so a flood of new
   // offenders costs one scan per max_active / 4 bans, not one each.
-  std::vector<std::int64_t> ends;
-  ends.reserve(records_.size());
-  for (const auto& kv : records_) ends.push_back(kv.second.until_ns);
   const auto quarter =
       ends.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(ends.size() / 4, 1) - 1);
   std::nth_element(ends.begin(), quarter, ends.end());
