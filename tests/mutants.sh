@@ -197,6 +197,17 @@ mutant removed-route-bans-linger guard/service/service.cpp \
   'lapse_bans_of_removed_routes(*previous, *load.policy);' \
   '(void)previous;' \
   e2e_tests '^BansE2e\.ABanOnARouteAReloadRemovesLapses'
+# Bans under a flood of distinct offenders (tests/hardening): the table's bound, the offence
+# log's bound, and a lookup that reads the whole index once every slot has been used. (An
+# unbounded table also fails BanMemoryBound, but only at its 300 s timeout: every lookup scans.)
+mutant ban-table-unbounded guard/bans/ban_table.cpp \
+  'if (!records_.contains(key) && records_.size() >= max_active_ &&' \
+  'if (!records_.contains(key) && false &&' \
+  ban_flood_tests '^BanFlood\.'
+mutant offence-log-unbounded guard/bans/offence_log.cpp \
+  'if (entries_.size() >= max_subjects_) make_room(now_ns, memory_ns);' \
+  'if (false) make_room(now_ns, memory_ns);' \
+  memory_bound_tests '^BanMemoryBound\.'
 # Memory per connection (issue 17): what an idle, slow or silent connection holds, and whether
 # it leaves once they close; timeouts of slow clients on new and kept connections.
 mutant idle-keeps-request-buffers guard/server/session.cpp \

@@ -3,9 +3,13 @@
 namespace edgeguard {
 
 LocalBans::Result LocalBans::make(const BanOrder& order, std::int64_t now_ns) {
-  // A ban in force on this scope (or on every route) already covers it.
-  if (auto in_force = table_.find(order.subject, order.scope, now_ns)) {
-    return {in_force->until_ns, in_force->count, false};
+  // A ban in force on this scope (or on every route) already covers it. The lock-free index
+  // answers first: most orders come from new offenders, and the records' lock and maps are
+  // only read for one that is banned.
+  if (table_.banned_until(order.subject, order.scope, now_ns) != 0) {
+    if (auto in_force = table_.find(order.subject, order.scope, now_ns)) {
+      return {in_force->until_ns, in_force->count, false};
+    }
   }
   const Escalation& e = order.escalation != nullptr ? *order.escalation : Escalation{};
   const std::int64_t n = offences_.record(order.subject, now_ns, e.memory_ns);

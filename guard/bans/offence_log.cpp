@@ -2,15 +2,18 @@
 
 #include <algorithm>
 
+#include "guard/bans/ban_table.h"
+
 namespace edgeguard {
 
 std::int64_t OffenceLog::record(std::string_view subject, std::int64_t now_ns,
                                 std::int64_t memory_ns) {
+  const std::uint64_t key = BanTable::key_of(subject, {});
   std::lock_guard lock(mu_);
-  auto it = entries_.find(std::string(subject));
+  auto it = entries_.find(key);
   if (it == entries_.end()) {
     if (entries_.size() >= max_subjects_) make_room(now_ns, memory_ns);
-    it = entries_.emplace(std::string(subject), Entry{}).first;
+    it = entries_.emplace(key, Entry{}).first;
   }
   Entry& e = it->second;
   if (e.count > 0 && now_ns - e.last_ns > memory_ns) e.count = 0;  // memory is the quiet gap
@@ -21,8 +24,9 @@ std::int64_t OffenceLog::record(std::string_view subject, std::int64_t now_ns,
 
 std::int64_t OffenceLog::peek(std::string_view subject, std::int64_t now_ns,
                               std::int64_t memory_ns) const {
+  const std::uint64_t key = BanTable::key_of(subject, {});
   std::lock_guard lock(mu_);
-  auto it = entries_.find(std::string(subject));
+  auto it = entries_.find(key);
   if (it == entries_.end() || now_ns - it->second.last_ns > memory_ns) return 1;
   return it->second.count + 1;
 }
