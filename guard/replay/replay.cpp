@@ -310,7 +310,7 @@ ReplayReport Replay::report(std::size_t top) const {
       rr.top_banned.push_back({subject, b.bans, b.seconds});
     }
     rr.banned_subjects = s.banned.size();
-    const auto longest = [](const BanReport& a, const BanReport& b) {
+    const auto longest = [](const BannedSubjectReport& a, const BannedSubjectReport& b) {
       if (a.seconds != b.seconds) return a.seconds > b.seconds;
       if (a.bans != b.bans) return a.bans > b.bans;
       return a.subject < b.subject;

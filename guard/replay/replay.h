@@ -47,7 +47,9 @@ struct LimitReport {
   std::vector<KeyReport> top_keys;  // most denied first, then highest peak
 };
 
-struct BanReport {
+// (Not `BanReport`: that is the CrowdSec reporter's. Two classes of one name in one namespace
+// are one class to the linker, and the CrowdSec reporter got this one's constructor.)
+struct BannedSubjectReport {
   std::string subject;
   std::uint64_t bans = 0;
   std::int64_t seconds = 0;  // banned for, in all
@@ -70,7 +72,7 @@ struct RouteReport {
   std::uint64_t bans = 0;
   std::uint64_t banned_subjects = 0;
   std::int64_t ban_seconds = 0;
-  std::vector<BanReport> top_banned;  // longest banned first
+  std::vector<BannedSubjectReport> top_banned;  // longest banned first
 };
 
 struct MalformedLine {
