@@ -19,6 +19,7 @@
 
 #include "guard/bans/local_bans.h"
 #include "guard/policy/restart_settings.h"
+#include "tests/support/sanitizers.h"
 
 namespace edgeguard {
 namespace {
@@ -26,24 +27,12 @@ namespace {
 // Sanitizer builds keep freed memory in quarantine and add shadow memory, so neither RSS nor
 // the allocator's figures say anything about the table there; they run a fifth of the flood and
 // skip the memory bound.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define EDGEGUARD_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define EDGEGUARD_SANITIZED 1
-#endif
-#endif
-#ifdef EDGEGUARD_SANITIZED
-constexpr bool kMeasureMemory = false;
-constexpr std::size_t kDefaultOffenders = 200'000;
-#else
-constexpr bool kMeasureMemory = true;
+constexpr bool kMeasureMemory = !testing::kSanitized;
 // A ctest run: 10 x max_active, enough for the table to give way 36 times and the offence log
 // to fill and forget 6 times; each offender costs ~6 us of CPU here (the records are nodes,
 // each give-way scan a walk over them), so the 10 M offenders (~60 s, minutes on a
 // loaded machine) run by hand: EDGEGUARD_BAN_OFFENDERS=10000000 (bench/README.md).
-constexpr std::size_t kDefaultOffenders = 1'000'000;
-#endif
+constexpr std::size_t kDefaultOffenders = testing::kSanitized ? 200'000 : 1'000'000;
 
 // The stated bound: bytes per max_active for the table (index slots and records) and the
 // offence log (4 x max_active subjects) together. Measured: ~540 (bench/README.md).

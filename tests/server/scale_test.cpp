@@ -14,25 +14,15 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/harness.h"
+#include "tests/support/sanitizers.h"
 
 namespace edgeguard::testing {
 namespace {
 
 constexpr int kIdleConnections = 2000;
 
-// The edgeguard binary is built like this test: under a sanitizer its shadow memory and
-// quarantine make RSS say nothing about a connection, so the memory bounds are not checked.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kMeasureRss = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kMeasureRss = false;
-#else
-constexpr bool kMeasureRss = true;
-#endif
-#else
-constexpr bool kMeasureRss = true;
-#endif
+// Memory bounds are checked only without a sanitizer (tests/support/sanitizers.h says why).
+constexpr bool kMeasureRss = !kSanitized;
 
 // Room for every connection twice (the test's end and the server's, a child that inherits the
 // limit) and what both open besides. False when the hard limit is too low.
