@@ -16,6 +16,7 @@
 #   PROFILE_BANS=0                      N active bans made through the admin API before each
 #                                       run (clients the mix never sends: bench/preload_bans.py)
 #   PROFILE_BAN_ROUTES="*"              the routes those bans are on, cycled
+#   PROFILE_TOGGLE=FUNCTION             the event-loop function callgrind counts in (an older build)
 #   BENCH_KEEP=1                        keep the scratch directory (strace and callgrind files)
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
 set -euo pipefail
@@ -122,7 +123,7 @@ if [[ " $what " == *" instructions "* ]]; then
     for mode in $modes; do
       out=$run_dir/callgrind-$name-$mode.out
       # Only the event loops are counted (start-up and the admin thread are not).
-      toggle='edgeguard::Worker::run()'
+      toggle=${PROFILE_TOGGLE:-'edgeguard::Worker::run()'}  # another build's event-loop function
       start "$name" valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$out.%p" \
         --toggle-collect="$toggle"
       n=$(load "$name" "$mode")
