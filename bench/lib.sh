@@ -141,6 +141,15 @@ cpu_ticks() {
   done
   echo "$total"
 }
+# sys_ticks PID: the kernel part of cpu_ticks (stime of the process and its children).
+sys_ticks() {
+  local total=0 p t
+  for p in "$1" $(pgrep -P "$1" || true); do
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $13}') || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
 clk_tck=$(getconf CLK_TCK)
 
 # wrk's script for a load: mix or flood.

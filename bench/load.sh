@@ -20,6 +20,10 @@
 #   BENCH_ROUNDS=1          runs per cell; the table shows the median of each figure
 #   BENCH_REDIS=1           also run edgeguard with `store: redis` (a redis-server started here,
 #                           pinned to the client core) and print its ratio to local mode
+#   BENCH_SAME_LOAD=0.5     p99 at the same load (SPEC 8): after each cell's saturation runs, edgeguard
+#                           and nginx again, every connection paced (wrk delay) so both are offered
+#                           this fraction of nginx's measured req/s; 0 skips these runs
+#   BENCH_SAME_LOAD_DURATION=5s  wrk -d of each paced run
 #   BENCH_SKIP_BUILD=1      use BUILD_DIR/guard/edgeguard as it is
 #   BENCH_KEEP=1            keep the scratch directory (configs, logs, raw wrk output)
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
@@ -36,6 +40,8 @@ modes=${BENCH_MODES:-keepalive close}
 seed=${BENCH_SEED:-42}
 rounds=${BENCH_ROUNDS:-1}
 setups=${BENCH_SETUPS:-pinned user}
+same_load=${BENCH_SAME_LOAD:-0.5}
+same_load_duration=${BENCH_SAME_LOAD_DURATION:-5s}
 cores=$(nproc)
 
 tools=(wrk nginx taskset curl python3 cmake ninja)
@@ -67,21 +73,32 @@ declare -A result median
 # Set per setup: wrk's threads and pinning.
 wrk_threads=1
 wrk_cpu=
-# run NAME SCRIPT MODE ROUND: appends to result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,deny}]
+# run NAME SCRIPT MODE ROUND [PACE_MS]: appends to result[NAME,MODE,SCRIPT,{rps,p50,p99,cpu,sys,deny}];
+# with PACE_MS (each connection waits that long between an answer and its next call) the cell
+# is MODE+same instead of MODE.
 run() {
-  local name=$1 script=$2 mode=$3 round=$4
+  local name=$1 script=$2 mode=$3 round=$4 pace=${5:-}
+  local cell=$mode${pace:++same}
   local port=${port[$name]} pid=${pid[$name]}
   local lua=$root/bench/load/forwardauth_mix.lua
   [[ $script == flood ]] && lua=$root/bench/load/flood.lua
   local extra=()
   [[ $mode == close ]] && extra=(-H "Connection: close")
-  local out=$run_dir/wrk-$name-$script-$mode-$round.txt
-  local before after redis_before="0 0" redis_after="0 0"
+  local out=$run_dir/wrk-$name-$script-$mode-$round${pace:+-paced}.txt
+  local before after sys_before sys_after redis_before="0 0" redis_after="0 0"
   [[ $name == edgeguard-redis ]] && redis_before=$(redis_calls)
   before=$(cpu_ticks "$pid")
-  $(pin "$wrk_cpu") wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "${extra[@]}" \
-    -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
+  sys_before=$(sys_ticks "$pid")
+  if [[ -n $pace ]]; then
+    EG_WRK_DELAY_MS=$pace $(pin "$wrk_cpu") wrk -t"$wrk_threads" -c"$connections" \
+      -d"$same_load_duration" --latency "${extra[@]}" -s "$lua" "http://127.0.0.1:$port/" \
+      -- "seed=$seed" >"$out"
+  else
+    $(pin "$wrk_cpu") wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "${extra[@]}" \
+      -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
+  fi
   after=$(cpu_ticks "$pid")
+  sys_after=$(sys_ticks "$pid")
   [[ $name == edgeguard-redis ]] && redis_after=$(redis_calls)
   if ! kill -0 "$pid" 2>/dev/null; then
     BENCH_KEEP=1
@@ -95,20 +112,22 @@ run() {
   p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
   errors=$(awk '/Socket errors/ {sub(/^.*errors: /, ""); print}' "$out")
-  result[$name,$mode,$script,rps]+=" $rps"
-  result[$name,$mode,$script,p50]+=" $p50"
-  result[$name,$mode,$script,p99]+=" $p99"
-  result[$name,$mode,$script,cpu]+=" "$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
+  [[ -n "$errors" ]] && echo "note: $name $script $mode${pace:+ paced} socket errors: $errors" >&2
+  result[$name,$cell,$script,rps]+=" $rps"
+  result[$name,$cell,$script,p50]+=" $p50"
+  result[$name,$cell,$script,p99]+=" $p99"
+  result[$name,$cell,$script,cpu]+=" "$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
     'BEGIN { printf "%.1f", d * 1000000 / hz / n }')
-  result[$name,$mode,$script,deny]+=" "$(awk -v d="${non2xx:-0}" -v n="$requests" \
+  result[$name,$cell,$script,sys]+=" "$(awk -v s=$((sys_after - sys_before)) -v d=$((after - before)) \
+    'BEGIN { if (d > 0) printf "%.0f", 100 * s / d; else print 0 }')
+  result[$name,$cell,$script,deny]+=" "$(awk -v d="${non2xx:-0}" -v n="$requests" \
     'BEGIN { printf "%.1f", 100 * d / n }')
   if [[ $name == edgeguard-redis ]]; then
-    result[$name,$mode,$script,rcmd]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
+    result[$name,$cell,$script,rcmd]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
       -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[1] - x[1]) / n }')
-    result[$name,$mode,$script,rall]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
+    result[$name,$cell,$script,rall]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
       -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[2] - x[2]) / n }')
   fi
-  [[ -n "$errors" ]] && echo "note: $name $script $mode socket errors: $errors" >&2
   return 0
 }
 
@@ -122,6 +141,37 @@ median() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# print_cell SCRIPT CELL LABEL: the rows of one cell (CELL is a mode, or MODE+same), then the
+# ratios.
+print_cell() {
+  local script=$1 cell=$2 label=$3 name
+  for name in "${servers[@]}"; do
+    echo "| $script | $label | $name | ${median[$name,$cell,$script,rps]} |" \
+      "${median[$name,$cell,$script,p50]} | ${median[$name,$cell,$script,p99]} |" \
+      "${median[$name,$cell,$script,cpu]} | ${median[$name,$cell,$script,sys]} |" \
+      "${median[$name,$cell,$script,deny]} |"
+  done
+  echo "| $script | $label | **ratio eg/nginx** |" \
+    "$(ratio "${median[edgeguard,$cell,$script,rps]}" "${median[nginx,$cell,$script,rps]}") |" \
+    "$(ratio "${median[edgeguard,$cell,$script,p50]}" "${median[nginx,$cell,$script,p50]}") |" \
+    "$(ratio "${median[edgeguard,$cell,$script,p99]}" "${median[nginx,$cell,$script,p99]}") |" \
+    "$(ratio "${median[edgeguard,$cell,$script,cpu]}" "${median[nginx,$cell,$script,cpu]}") | | |"
+  if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
+    echo "| $script | $label | **ratio redis/local** |" \
+      "$(ratio "${median[edgeguard-redis,$cell,$script,rps]}" "${median[edgeguard,$cell,$script,rps]}") |" \
+      "$(ratio "${median[edgeguard-redis,$cell,$script,p50]}" "${median[edgeguard,$cell,$script,p50]}") |" \
+      "$(ratio "${median[edgeguard-redis,$cell,$script,p99]}" "${median[edgeguard,$cell,$script,p99]}") |" \
+      "$(ratio "${median[edgeguard-redis,$cell,$script,cpu]}" "${median[edgeguard,$cell,$script,cpu]}") | | |"
+  fi
+}
+
+# pace_for NGINX_RPS: ms between an answer and the next call that offers each connection's share
+# of same_load x NGINX_RPS (wrk's delay is whole milliseconds, so at least 1).
+pace_for() {
+  awk -v c="$connections" -v f="$same_load" -v r="$1" \
+    'BEGIN { p = (r > 0 && f > 0) ? c * 1000 / (f * r) : 1; p = int(p + 0.999); print (p < 1) ? 1 : p }'
+}
 
 echo "edgeguard $("$edgeguard_bin" version 2>/dev/null | head -1 || true) vs $(nginx -v 2>&1 | sed 's/^nginx version: //');" \
   "$cores cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
@@ -151,10 +201,11 @@ for setup in $setups; do
   echo "### setup: $setup ($shape)"
   echo
   echo "wrk -c$connections -d$duration x $rounds round(s), median; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | non-2xx % |"
-  echo "|---|---|---|---:|---:|---:|---:|---:|"
+  echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | kernel % | non-2xx % |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
   turn=0
   redis_summary=()
+  same_load_rows=()
   for script in $scripts; do
     for mode in $modes; do
       for ((round = 1; round <= rounds; round++)); do
@@ -165,35 +216,43 @@ for setup in $setups; do
         done
         turn=$((turn + 1))
       done
+      pace=
+      if awk -v f="$same_load" 'BEGIN { exit !(f > 0) }'; then
+        pace=$(pace_for "$(median %.0f ${result[nginx,$mode,$script,rps]})")
+        for ((round = 1; round <= rounds; round++)); do
+          n=${#servers[@]}
+          for ((k = 0; k < n; k++)); do
+            run "${servers[(k + turn) % n]}" "$script" "$mode" "$round" "$pace"
+          done
+          turn=$((turn + 1))
+        done
+      fi
       for key in "${!result[@]}"; do
         format=%.0f
         [[ $key == *,cpu || $key == *,deny ]] && format=%.1f
         [[ $key == *,rcmd || $key == *,rall ]] && format=%.3f
-        [[ $key == *,$mode,$script,* ]] && median[$key]=$(median "$format" ${result[$key]})
+        [[ $key == *,$mode,$script,* || $key == *,$mode+same,$script,* ]] &&
+          median[$key]=$(median "$format" ${result[$key]})
       done
       label=$mode
       [[ $mode == keepalive ]] && label=keep-alive
       [[ $mode == close ]] && label="new conn/req"
-      for name in "${servers[@]}"; do
-        echo "| $script | $label | $name | ${median[$name,$mode,$script,rps]} |" \
-          "${median[$name,$mode,$script,p50]} | ${median[$name,$mode,$script,p99]} |" \
-          "${median[$name,$mode,$script,cpu]} | ${median[$name,$mode,$script,deny]} |"
-      done
-      echo "| $script | $label | **ratio eg/nginx** |" \
-        "$(ratio "${median[edgeguard,$mode,$script,rps]}" "${median[nginx,$mode,$script,rps]}") |" \
-        "$(ratio "${median[edgeguard,$mode,$script,p50]}" "${median[nginx,$mode,$script,p50]}") |" \
-        "$(ratio "${median[edgeguard,$mode,$script,p99]}" "${median[nginx,$mode,$script,p99]}") |" \
-        "$(ratio "${median[edgeguard,$mode,$script,cpu]}" "${median[nginx,$mode,$script,cpu]}") | |"
+      print_cell "$script" "$mode" "$label"
+      [[ -n $pace ]] && same_load_rows+=("$(print_cell "$script" "$mode+same" "$label, pace $pace ms")")
       if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
-        echo "| $script | $label | **ratio redis/local** |" \
-          "$(ratio "${median[edgeguard-redis,$mode,$script,rps]}" "${median[edgeguard,$mode,$script,rps]}") |" \
-          "$(ratio "${median[edgeguard-redis,$mode,$script,p50]}" "${median[edgeguard,$mode,$script,p50]}") |" \
-          "$(ratio "${median[edgeguard-redis,$mode,$script,p99]}" "${median[edgeguard,$mode,$script,p99]}") |" \
-          "$(ratio "${median[edgeguard-redis,$mode,$script,cpu]}" "${median[edgeguard,$mode,$script,cpu]}") | |"
         redis_summary+=("$script $label: ${median[edgeguard-redis,$mode,$script,rcmd]} sent, ${median[edgeguard-redis,$mode,$script,rall]} with the script's own")
       fi
     done
   done
+  if ((${#same_load_rows[@]})); then
+    echo
+    echo "At the same load (SPEC 8's p99): every connection waits the pace between an answer and its"
+    echo "next call (from $same_load x nginx's req/s above), so each server serves the same calls at about"
+    echo "the same rate, below saturation (wrk -d$same_load_duration x $rounds round(s), median):"
+    echo "| script | mode | server | req/s | p50 µs | p99 µs | CPU µs/req | kernel % | non-2xx % |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${same_load_rows[@]}"
+  fi
   if ((${#redis_summary[@]})); then
     echo
     echo "Redis commands per guard request (INFO commandstats delta / requests, median): sent by"

@@ -31,3 +31,10 @@ end
 function request()
   return call
 end
+
+local pace_ms = tonumber(os.getenv("EG_WRK_DELAY_MS") or "")
+if pace_ms then  -- load.sh's same-load runs: N ms between an answer and the next call
+  function delay()
+    return pace_ms
+  end
+end
