@@ -1,6 +1,6 @@
 // Micro benchmarks of the decision path (SPEC section 8): each piece a request goes through, and
 // the whole of it minus I/O. Every benchmark reports `allocs`: heap allocations per iteration
-// (bench/micro/alloc_counter.cpp interposes malloc), which must be 0 on the request path.
+// (tests/support/alloc_counter.cpp interposes malloc), which must be 0 on the request path.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 #include <yaml-cpp/yaml.h>
@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include "bench/micro/alloc_counter.h"
 #include "guard/bans/ban_table.h"
 #include "guard/config/policy_loader.h"
 #include "guard/core/decide.h"
@@ -36,6 +35,7 @@
 #include "guard/service/service.h"
 #include "guard/store/local_store.h"
 #include "guard/tailnet/node_directory.h"
+#include "tests/support/alloc_counter.h"
 
 namespace edgeguard {
 namespace {
@@ -48,10 +48,9 @@ namespace {
 // Reports allocations per iteration of the loop it wraps (construct before, finish after).
 class AllocScope {
  public:
-  explicit AllocScope(benchmark::State& state)
-      : state_(state), start_(bench::thread_allocations()) {}
+  explicit AllocScope(benchmark::State& state) : state_(state), start_(thread_allocations()) {}
   void finish() {
-    const auto n = bench::thread_allocations() - start_;
+    const auto n = thread_allocations() - start_;
     state_.counters["allocs"] =
         benchmark::Counter(static_cast<double>(n), benchmark::Counter::kAvgIterations);
   }

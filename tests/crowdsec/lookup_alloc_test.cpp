@@ -1,25 +1,13 @@
 // DecisionSet::find runs on every request: it must not touch the heap. malloc is interposed for
-// this whole executable and counted around the lookups. Its own executable so the interposer
-// affects no other test.
+// this whole executable (tests/support/alloc_counter) and counted around the lookups.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "guard/crowdsec/decision_set.h"
-
-extern "C" void* __libc_malloc(std::size_t size);
-
-namespace {
-std::atomic<long> g_mallocs{0};
-}
-
-extern "C" void* malloc(std::size_t size) {
-  g_mallocs.fetch_add(1, std::memory_order_relaxed);
-  return __libc_malloc(size);
-}
+#include "tests/support/alloc_counter.h"
 
 namespace edgeguard {
 namespace {
@@ -46,21 +34,20 @@ TEST(CrowdsecLookup, DoesNotAllocate) {
                            *IpAddress::parse("192.0.2.55"), *IpAddress::parse("2001:db8::1"),
                            *IpAddress::parse("2a02::1")};
 
-  const long probe = g_mallocs.load();
+  const std::uint64_t probe = thread_allocations();
   char* volatile keep = static_cast<char*>(std::malloc(1));
   std::free(keep);
-  ASSERT_GT(g_mallocs.load(), probe) << "malloc interposer is not active";
+  ASSERT_GT(thread_allocations(), probe) << "malloc interposer is not active";
 
   unsigned found = 0;
-  const long before = g_mallocs.load();
+  const std::uint64_t before = thread_allocations();
   for (int round = 0; round < 100; ++round) {
     for (const IpAddress& ip : ips) {
       found += set->find(ip, "kp", 64496, 1'000) != nullptr;
       found += set->find(ip, "", 0, 1'000) != nullptr;
     }
   }
-  const long after = g_mallocs.load();
-  EXPECT_EQ(after - before, 0);
+  EXPECT_EQ(thread_allocations() - before, 0u);
   EXPECT_EQ(found, 100u * (5 + 3));  // country/AS match everyone; alone: 10.0.1.7 and 2 ranges
 }
 

@@ -1,4 +1,4 @@
-#include "bench/micro/alloc_counter.h"
+#include "tests/support/alloc_counter.h"
 
 #include <cstddef>
 
@@ -16,11 +16,11 @@ namespace {
 thread_local std::uint64_t allocations = 0;
 }  // namespace
 
-namespace edgeguard::bench {
+namespace edgeguard {
 std::uint64_t thread_allocations() {
   return allocations;
 }
-}  // namespace edgeguard::bench
+}  // namespace edgeguard
 
 #ifndef EDGEGUARD_NO_MALLOC_HOOK
 extern "C" {
