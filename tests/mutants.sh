@@ -218,6 +218,11 @@ mutant sessions-in-malloc guard/server/worker.cpp \
   'std::allocate_shared<Session>(SessionSlab::Allocator<Session>(session_slab_), *this, fd,' \
   'std::allocate_shared<Session>(std::allocator<Session>(), *this, fd,' \
   server_tests '^ScaleTest\.AnIdleConnection'
+# Issue 16's follow-up: a recycled EVALSHA argv, ban section included, allocates nothing.
+mutant redis-argv-shrinks guard/redis/gcra_call.cpp \
+  'if (argv.size() < argc) argv.resize(argc);' \
+  'argv.resize(argc);' \
+  redis_alloc_tests '^GcraArgvAlloc\.'
 mutant partial-first-read-keeps-buffers guard/server/session.cpp \
   'if (request_start && !first_bytes_need_buffers(buffers_->read_buf(), read_len_, 0)) {' \
   'if (false) {' \

@@ -1,5 +1,7 @@
 #include "guard/redis/ban_script.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "guard/redis/script_sha1.h"
@@ -194,10 +196,17 @@ const std::string& script() {
 
 constexpr long long kMaxNs = std::int64_t{1} << 62;
 
-std::string to_text(double v) {
+// 17 significant digits: the script's double is the caller's. Through a buffer, into `out`'s
+// capacity.
+void assign_double(std::string& out, double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  out.assign(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
+}
+
+void assign_number(std::string& out, long long v) {
+  char buf[24];
+  out.assign(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
 std::vector<std::string> head(const BanKeys& keys, std::string_view op) {
@@ -232,12 +241,18 @@ std::string_view ban_script_sha1() {
   return sha;
 }
 
+void write_escalation_args(std::span<std::string> out, const Escalation& e,
+                           std::size_t max_active) {
+  assign_double(out[0], e.factor);
+  assign_number(out[1], e.max_ns);
+  assign_number(out[2], memory_ms(e));
+  assign_number(out[3], static_cast<long long>(std::max<std::size_t>(max_active, 1)));
+}
+
 void append_escalation_args(std::vector<std::string>& argv, const Escalation& e,
                             std::size_t max_active) {
-  argv.push_back(to_text(e.factor));
-  argv.push_back(std::to_string(e.max_ns));
-  argv.push_back(std::to_string(memory_ms(e)));
-  argv.push_back(std::to_string(std::max<std::size_t>(max_active, 1)));
+  argv.resize(argv.size() + kEscalationArgs);
+  write_escalation_args(std::span(argv).last(kEscalationArgs), e, max_active);
 }
 
 std::vector<std::string> ban_order_argv(const BanKeys& keys, const BanOrder& order,

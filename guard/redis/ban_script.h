@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,10 @@ struct BanStepReply {
 // ms, max_active.
 void append_escalation_args(std::vector<std::string>& argv, const Escalation& e,
                             std::size_t max_active);
+// The same into `out` (kEscalationArgs strings), their capacity reused: the GCRA script's ban
+// section is written on every charge of a route that bans.
+inline constexpr std::size_t kEscalationArgs = 4;
+void write_escalation_args(std::span<std::string> out, const Escalation& e, std::size_t max_active);
 
 std::vector<std::string> ban_order_argv(const BanKeys& keys, const BanOrder& order,
                                         std::size_t max_active);

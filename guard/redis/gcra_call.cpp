@@ -27,12 +27,19 @@ std::string gcra_redis_key(std::string_view prefix, std::string_view key) {
   return out;
 }
 
-void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
-                       std::span<const std::string_view> keys, std::span<const GcraRate> rates,
-                       GcraScriptMode mode, const GcraBanSection* bans) {
+std::size_t gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
+                              std::span<const std::string_view> keys,
+                              std::span<const GcraRate> rates, GcraScriptMode mode,
+                              const GcraBanSection* bans) {
   const bool section = bans != nullptr && bans->keys != nullptr && !bans->orders.empty();
   const std::size_t numkeys = keys.size() + (section ? 1 : 0);
-  argv.resize(gcra_mode_arg(numkeys) + 1 + 2 * rates.size());
+  const std::size_t plain = gcra_mode_arg(numkeys) + 1 + 2 * rates.size();
+  // Every argument assigned in place, and the vector never shrunk: a recycled argv keeps its
+  // strings and their capacity, so once a command as long has been written (ban section
+  // included) the next costs no allocation, whatever the route written in between.
+  const std::size_t argc =
+      section ? plain + kGcraBanSectionHead + kGcraBanOrderArgs * bans->orders.size() : plain;
+  if (argv.size() < argc) argv.resize(argc);
   argv[0].assign("EVALSHA");
   argv[1].assign(gcra_script_sha1());
   assign_number(argv[2], static_cast<long long>(numkeys));
@@ -44,20 +51,23 @@ void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
     assign_number(argv[a++], rate.emission_ns);
     assign_number(argv[a++], rate.tolerance_ns);
   }
-  if (!section) return;
+  if (!section) return argc;
   const BanOrder& first = *bans->orders.front().order;
-  argv.push_back(bans->keys->prefix());
-  argv.push_back(bans->keys->channel());
-  append_escalation_args(argv, first.escalation != nullptr ? *first.escalation : Escalation{},
-                         bans->max_active);
+  argv[a++].assign(bans->keys->prefix());
+  argv[a++].assign(bans->keys->channel());
+  write_escalation_args(std::span(argv).subspan(a, kEscalationArgs),
+                        first.escalation != nullptr ? *first.escalation : Escalation{},
+                        bans->max_active);
+  a += kEscalationArgs;
   for (const GcraBanSection::Order& o : bans->orders) {
-    argv.push_back(std::to_string(o.bucket + 1));
-    argv.emplace_back(o.order->subject);
-    argv.emplace_back(o.order->scope);
-    argv.emplace_back(o.order->reason);
-    argv.emplace_back(to_string(o.order->source));
-    argv.push_back(std::to_string(o.order->for_ns));
+    assign_number(argv[a++], static_cast<long long>(o.bucket + 1));
+    argv[a++].assign(o.order->subject);
+    argv[a++].assign(o.order->scope);
+    argv[a++].assign(o.order->reason);
+    argv[a++].assign(to_string(o.order->source));
+    assign_number(argv[a++], o.order->for_ns);
   }
+  return argc;
 }
 
 std::size_t gcra_mode_arg_of(const std::vector<std::string>& argv) {

@@ -40,13 +40,20 @@ struct GcraBanSection {
   std::vector<Order> orders;
 };
 
+// The ban section's length: prefix, channel and the escalation arguments, then per order its
+// bucket, subject, scope, reason, source and duration.
+inline constexpr std::size_t kGcraBanSectionHead = 2 + kEscalationArgs;
+inline constexpr std::size_t kGcraBanOrderArgs = 6;
+
 // EVALSHA sha numkeys KEYS... mode (T tau)... [ban section]: `keys` (limit keys, written as
 // gcra_redis_key with `prefix`) and `rates` are parallel; `bans` null or without orders: no
-// section. Written into `argv`, reusing the capacity of the strings already there: the store
-// recycles its requests, so a command without a ban section costs no allocation.
-void gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
-                       std::span<const std::string_view> keys, std::span<const GcraRate> rates,
-                       GcraScriptMode mode, const GcraBanSection* bans = nullptr);
+// section. Written into the first N strings of `argv` (N returned), reusing the strings already
+// there and never shrinking it: the store recycles its requests, so a command costs no
+// allocation once one as long has been written.
+[[nodiscard]] std::size_t gcra_evalsha_argv(std::vector<std::string>& argv, std::string_view prefix,
+                                            std::span<const std::string_view> keys,
+                                            std::span<const GcraRate> rates, GcraScriptMode mode,
+                                            const GcraBanSection* bans = nullptr);
 // Where the mode sits in an argv whose numkeys is `keys` (a refund re-sends it with another
 // mode).
 inline std::size_t gcra_mode_arg(std::size_t keys) {

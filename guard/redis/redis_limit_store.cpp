@@ -25,10 +25,13 @@ std::int64_t to_ns(std::chrono::steady_clock::time_point t) {
 
 struct RedisLimitStore::Group {
   enum class State { sent, parked, answered };
-  std::vector<std::string> argv;  // EVALSHA sha numkeys key... mode (T tau)... [bans]
-  std::vector<int> call_index;    // position of each key in the request's calls
-  int slot = 0;                   // hash slot of every key (0 standalone)
-  RedisNode* node = nullptr;      // where it was last sent
+  // EVALSHA sha numkeys key... mode (T tau)... [bans]: the first `argc` strings. The rest are
+  // kept for their capacity, from a longer command of a recycled request.
+  std::vector<std::string> argv;
+  std::size_t argc = 0;
+  std::vector<int> call_index;  // position of each key in the request's calls
+  int slot = 0;                 // hash slot of every key (0 standalone)
+  RedisNode* node = nullptr;    // where it was last sent
   State state = State::sent;
   int redirects = 0;
   bool noscript_retried = false;
@@ -219,7 +222,9 @@ void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t
   const GcraScriptMode mode = dry_run ? GcraScriptMode::dry_run : GcraScriptMode::charge;
   // Standalone: the ban orders ride in the one script. Cluster: the bans' slot is not the
   // buckets', so a denial that bans takes one more script (finish()).
-  GcraBanSection bans{&shared_->ban_keys(), config_.bans_max_active, {}};
+  GcraBanSection& bans = ban_section_scratch_;
+  bans.keys = &shared_->ban_keys();
+  bans.max_active = config_.bans_max_active;
   for (Group& group : req->groups) {
     keys_scratch_.clear();
     rates_scratch_.clear();
@@ -232,7 +237,8 @@ void RedisLimitStore::admit_async(std::span<const LimitCall> calls, std::int64_t
         bans.orders.push_back({k, call.ban});
       }
     }
-    gcra_evalsha_argv(group.argv, config_.key_prefix, keys_scratch_, rates_scratch_, mode, &bans);
+    group.argc = gcra_evalsha_argv(group.argv, config_.key_prefix, keys_scratch_, rates_scratch_,
+                                   mode, &bans);
   }
   req->groups.reserve(req->groups.size() + 1);  // room for a ban step
   req->outstanding = req->groups.size();
@@ -261,7 +267,8 @@ void RedisLimitStore::send_group(const std::shared_ptr<Request>& req, std::size_
     const std::string_view argv[] = {"ASKING"};
     conn->command(argv, nullptr);
   }
-  argv_scratch_.assign(group.argv.begin(), group.argv.end());
+  argv_scratch_.assign(group.argv.begin(),
+                       group.argv.begin() + static_cast<std::ptrdiff_t>(group.argc));
   shared_->counters().commands.fetch_add(1, std::memory_order_relaxed);
   group.in_flight = req;
   if (!conn->command<&RedisLimitStore::on_group_reply_raw>(argv_scratch_, &group)) {
@@ -454,6 +461,7 @@ void RedisLimitStore::start_ban_step(const std::shared_ptr<Request>& req, int ca
   step.slot = shared_->ban_keys().slot();
   step.argv = ban_order_argv(shared_->ban_keys(), *req->calls[static_cast<std::size_t>(call)].ban,
                              config_.bans_max_active);
+  step.argc = step.argv.size();
   req->groups.push_back(std::move(step));
   req->outstanding = 1;
   send_group(req, req->groups.size() - 1, node, false);
@@ -511,7 +519,7 @@ void RedisLimitStore::send_refund(const Group& group) {
   RedisConnection* conn = pool_.connection(*group.node);
   if (conn == nullptr) return;
   std::vector<std::string_view>& argv = argv_scratch_;
-  argv.assign(group.argv.begin(), group.argv.end());
+  argv.assign(group.argv.begin(), group.argv.begin() + static_cast<std::ptrdiff_t>(group.argc));
   argv[0] = "EVALSHA";
   argv[1] = gcra_script_sha1();
   const std::string mode = std::to_string(static_cast<int>(GcraScriptMode::refund));

@@ -36,6 +36,7 @@
 #include "guard/redis/ban_mirror.h"
 #include "guard/redis/ban_script.h"
 #include "guard/redis/cluster_routing.h"
+#include "guard/redis/gcra_call.h"
 #include "guard/redis/node_pool.h"
 #include "guard/redis/redis_shared_state.h"
 #include "guard/store/store.h"
@@ -113,6 +114,7 @@ class RedisLimitStore final : public LimitStore {
   std::string key_scratch_;
   std::vector<std::string_view> keys_scratch_;
   std::vector<GcraRate> rates_scratch_;
+  GcraBanSection ban_section_scratch_;  // the orders of the group being written
   std::vector<std::string_view> argv_scratch_;
   boost::asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;

@@ -35,7 +35,7 @@ class BanScriptTest : public ::testing::Test {
     GcraBanSection bans{&keys_, max_active_, {{0, &order}}};
     const std::string_view buckets[] = {bucket};
     std::vector<std::string> argv;
-    gcra_evalsha_argv(argv, keys_.prefix(), buckets, rates, mode, &bans);
+    argv.resize(gcra_evalsha_argv(argv, keys_.prefix(), buckets, rates, mode, &bans));
     gcra_argv_to_eval(argv);
     Reply r = server_->command(argv);
     EXPECT_NE(r, nullptr);

@@ -54,7 +54,7 @@ TEST(GcraCall, EvalshaArgvFollowsTheScriptContract) {
   const GcraRate rates[] = {a, b};
   const std::string_view keys[] = {"k1", "k2"};
   std::vector<std::string> argv;
-  gcra_evalsha_argv(argv, "p:", keys, rates, GcraScriptMode::dry_run);
+  EXPECT_EQ(gcra_evalsha_argv(argv, "p:", keys, rates, GcraScriptMode::dry_run), 10u);
   const std::vector<std::string> want = {
       "EVALSHA", std::string(gcra_script_sha1()), "2", "p:{k1}", "p:{k2}", "1", "10", "50", "7",
       "70"};
@@ -65,9 +65,13 @@ TEST(GcraCall, EvalshaArgvFollowsTheScriptContract) {
   EXPECT_EQ(argv[1], gcra_script_source());
   EXPECT_EQ(argv[2], "2");
 
-  // A recycled argv (longer, and holding the script) is rewritten whole, for fewer keys.
+  // A recycled argv (longer, and holding the script) is rewritten for fewer keys in its first
+  // strings; the rest stay for their capacity.
   const std::string_view one[] = {"k3"};
-  gcra_evalsha_argv(argv, "p:", one, std::span(rates, 1), GcraScriptMode::refund);
+  const std::size_t n =
+      gcra_evalsha_argv(argv, "p:", one, std::span(rates, 1), GcraScriptMode::refund);
+  EXPECT_EQ(argv.size(), 10u);
+  argv.resize(n);
   const std::vector<std::string> again = {"EVALSHA",
                                           std::string(gcra_script_sha1()),
                                           "1",
@@ -89,7 +93,7 @@ TEST(GcraCall, EvalshaArgvCarriesTheBanSection) {
   GcraBanSection bans{&keys, 1000, {{1, &order}}};
   const std::string_view buckets[] = {"k1", "k2"};
   std::vector<std::string> argv;
-  gcra_evalsha_argv(argv, "p:", buckets, rates, GcraScriptMode::charge, &bans);
+  EXPECT_EQ(gcra_evalsha_argv(argv, "p:", buckets, rates, GcraScriptMode::charge, &bans), 23u);
   const std::vector<std::string> want = {"EVALSHA",
                                          std::string(gcra_script_sha1()),
                                          "3",
@@ -117,8 +121,9 @@ TEST(GcraCall, EvalshaArgvCarriesTheBanSection) {
   EXPECT_EQ(argv[gcra_mode_arg_of(argv)], "0");
   // No orders, no section: the argv a run without bans has always had.
   GcraBanSection none{&keys, 1000, {}};
-  gcra_evalsha_argv(argv, "p:", buckets, rates, GcraScriptMode::charge, &none);
-  EXPECT_EQ(argv.size(), 10u);
+  const std::size_t plain =
+      gcra_evalsha_argv(argv, "p:", buckets, rates, GcraScriptMode::charge, &none);
+  EXPECT_EQ(plain, 10u);
   EXPECT_EQ(argv[2], "2");
   EXPECT_EQ(argv[gcra_mode_arg_of(argv)], "0");
 }
