@@ -17,7 +17,8 @@
 #   BENCH_SCRIPTS=mix       wrk scripts to run: mix (bench/load/forwardauth_mix.lua), flood
 #   BENCH_MODES="keepalive close"
 #   BENCH_SEED=42           seed of the mix
-#   BENCH_ROUNDS=1          runs per cell; the table shows the median of each figure
+#   BENCH_ROUNDS=1          runs per cell; the table shows the median of each figure, and the
+#                           ratio rows the lowest and highest per-round ratio in brackets
 #   BENCH_REDIS=1           also run edgeguard with `store: redis` (a redis-server started here,
 #                           pinned to the client core) and print its ratio to local mode
 #   BENCH_SAME_LOAD=0.5     p99 at the same load (SPEC 8): after each cell's saturation runs, edgeguard
@@ -142,6 +143,25 @@ median() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
+# spread KEY_A KEY_B FIELD: the ratio of the medians, then the lowest and highest of the
+# per-round ratios (round i of A over round i of B), as "0.76 (0.72–0.79)"; one round: the ratio.
+spread() {
+  local a=${median[$1,$3]} b=${median[$2,$3]}
+  awk -v a="$a" -v b="$b" -v ra="${result[$1,$3]}" -v rb="${result[$2,$3]}" 'BEGIN {
+    if (b <= 0) { print "-"; exit }
+    n = split(ra, x, " "); m = split(rb, y, " ")
+    if (n > m) n = m
+    lo = ""; hi = ""
+    for (i = 1; i <= n; i++) {
+      if (y[i] <= 0) continue
+      r = x[i] / y[i]
+      if (lo == "" || r < lo) lo = r
+      if (hi == "" || r > hi) hi = r
+    }
+    if (n < 2 || lo == "") printf "%.2f", a / b
+    else printf "%.2f (%.2f–%.2f)", a / b, lo, hi }'
+}
+
 # print_cell SCRIPT CELL LABEL: the rows of one cell (CELL is a mode, or MODE+same), then the
 # ratios.
 print_cell() {
@@ -153,16 +173,16 @@ print_cell() {
       "${median[$name,$cell,$script,deny]} |"
   done
   echo "| $script | $label | **ratio eg/nginx** |" \
-    "$(ratio "${median[edgeguard,$cell,$script,rps]}" "${median[nginx,$cell,$script,rps]}") |" \
+    "$(spread "edgeguard,$cell,$script" "nginx,$cell,$script" rps) |" \
     "$(ratio "${median[edgeguard,$cell,$script,p50]}" "${median[nginx,$cell,$script,p50]}") |" \
-    "$(ratio "${median[edgeguard,$cell,$script,p99]}" "${median[nginx,$cell,$script,p99]}") |" \
-    "$(ratio "${median[edgeguard,$cell,$script,cpu]}" "${median[nginx,$cell,$script,cpu]}") | | |"
+    "$(spread "edgeguard,$cell,$script" "nginx,$cell,$script" p99) |" \
+    "$(spread "edgeguard,$cell,$script" "nginx,$cell,$script" cpu) | | |"
   if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
     echo "| $script | $label | **ratio redis/local** |" \
-      "$(ratio "${median[edgeguard-redis,$cell,$script,rps]}" "${median[edgeguard,$cell,$script,rps]}") |" \
+      "$(spread "edgeguard-redis,$cell,$script" "edgeguard,$cell,$script" rps) |" \
       "$(ratio "${median[edgeguard-redis,$cell,$script,p50]}" "${median[edgeguard,$cell,$script,p50]}") |" \
       "$(ratio "${median[edgeguard-redis,$cell,$script,p99]}" "${median[edgeguard,$cell,$script,p99]}") |" \
-      "$(ratio "${median[edgeguard-redis,$cell,$script,cpu]}" "${median[edgeguard,$cell,$script,cpu]}") | | |"
+      "$(spread "edgeguard-redis,$cell,$script" "edgeguard,$cell,$script" cpu) | | |"
   fi
 }
 
