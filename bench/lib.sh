@@ -132,24 +132,19 @@ redis_calls() {
     END { print sent + 0, all + 0 }'
 }
 
-# CPU time (utime + stime, clock ticks) of a process and its direct children (nginx's workers).
-cpu_ticks() {
+# proc_ticks PID AWK_EXPR: the sum over a process and its direct children (nginx's workers) of
+# AWK_EXPR on /proc/<pid>/stat's fields after the command name ($12 utime, $13 stime).
+proc_ticks() {
   local total=0 p t
   for p in "$1" $(pgrep -P "$1" || true); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk "{print $2}") || t=0
     total=$((total + ${t:-0}))
   done
   echo "$total"
 }
-# sys_ticks PID: the kernel part of cpu_ticks (stime of the process and its children).
-sys_ticks() {
-  local total=0 p t
-  for p in "$1" $(pgrep -P "$1" || true); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $13}') || t=0
-    total=$((total + ${t:-0}))
-  done
-  echo "$total"
-}
+# CPU time (utime + stime, clock ticks), and its kernel part.
+cpu_ticks() { proc_ticks "$1" '$12 + $13'; }
+sys_ticks() { proc_ticks "$1" '$13'; }
 clk_tck=$(getconf CLK_TCK)
 
 # wrk's script for a load: mix or flood.
