@@ -204,11 +204,6 @@ void assign_double(std::string& out, double v) {
   out.assign(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
 }
 
-void assign_number(std::string& out, long long v) {
-  char buf[24];
-  out.assign(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-}
-
 std::vector<std::string> head(const BanKeys& keys, std::string_view op) {
   std::vector<std::string> argv;
   argv.reserve(16);
@@ -239,6 +234,11 @@ std::string_view ban_script_source() {
 std::string_view ban_script_sha1() {
   static const std::string sha = script_sha1(script());
   return sha;
+}
+
+void assign_number(std::string& out, long long v) {
+  char digits[24];
+  out.assign(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
 }
 
 void write_escalation_args(std::span<std::string> out, const Escalation& e,

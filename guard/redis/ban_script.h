@@ -59,8 +59,11 @@ struct BanStepReply {
 // ms, max_active.
 void append_escalation_args(std::vector<std::string>& argv, const Escalation& e,
                             std::size_t max_active);
-// The same into `out` (kEscalationArgs strings), their capacity reused: the GCRA script's ban
-// section is written on every charge of a route that bans.
+// Writes `v` in decimal into `out`'s capacity (through a buffer: no allocation once `out` has
+// held a number), as the scripts' argv writers recycle their strings.
+void assign_number(std::string& out, long long v);
+// The escalation arguments into `out` (kEscalationArgs strings), their capacity reused: the GCRA
+// script's ban section is written on every charge of a route that bans.
 inline constexpr std::size_t kEscalationArgs = 4;
 void write_escalation_args(std::span<std::string> out, const Escalation& e, std::size_t max_active);
 

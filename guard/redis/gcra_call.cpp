@@ -1,19 +1,6 @@
 #include "guard/redis/gcra_call.h"
 
-#include <charconv>
-
 namespace edgeguard {
-
-namespace {
-
-// Through a buffer: a number fits a string's inline capacity, so no allocation.
-void assign_number(std::string& out, long long v) {
-  char digits[24];
-  const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-  out.assign(digits, end);
-}
-
-}  // namespace
 
 void gcra_redis_key(std::string& out, std::string_view prefix, std::string_view key) {
   out.clear();
