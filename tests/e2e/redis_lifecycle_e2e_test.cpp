@@ -113,7 +113,7 @@ TEST(RedisLifecycleE2e, SigtermWithDecisionsWaitingOnRedisAnswersThemAndExitsCle
     // Closed once answered, not held open until the drain gives up on it.
     EXPECT_TRUE(waiting[i].wait_closed(5000ms));
   }
-  EXPECT_EQ(server.terminate_and_wait(15000ms), 0) << server.stdout_text();
+  EXPECT_EQ(server.wait_and_reap(15000ms), 0) << server.stdout_text();
   EXPECT_NE(server.stdout_text().find("\"event\":\"stopped\""), std::string::npos);
   redis.signal(SIGCONT);
 }

@@ -218,7 +218,7 @@ TEST_F(Admin, OnSigtermReadinessStopsAnsweringWhileInFlightRequestsFinish) {
   const HttpResponse r = busy.read_response();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("Connection"), "close");
-  EXPECT_EQ(server_->terminate_and_wait(8000ms), 0);
+  EXPECT_EQ(server_->wait_and_reap(8000ms), 0);
 }
 
 }  // namespace

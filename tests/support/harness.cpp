@@ -337,6 +337,11 @@ std::string Server::stderr_text() const {
 int Server::terminate_and_wait(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
+  return wait_and_reap(timeout);
+}
+
+int Server::wait_and_reap(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
   const int code = wait_exit(pid_, Clock::now() + timeout);
   if (code != -1) pid_ = -1;  // reaped
   return code;

@@ -126,6 +126,9 @@ class Server {
   // Sends SIGTERM; waits until exit. Returns the exit status, or -1 if still running at the
   // deadline.
   int terminate_and_wait(std::chrono::milliseconds timeout);
+  // Waits for an exit the test already asked for (signal(SIGTERM)): a second SIGTERM would
+  // reach a process that has stopped listening for it and kill it, hiding its real status.
+  int wait_and_reap(std::chrono::milliseconds timeout);
   bool running();
 
   // The config file it serves. rewrite_config() replaces it by rename, as editors and config
