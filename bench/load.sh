@@ -25,6 +25,9 @@
 #                           and nginx again, every connection paced (wrk delay) so both are offered
 #                           this fraction of nginx's measured req/s; 0 skips these runs
 #   BENCH_SAME_LOAD_DURATION=5s  wrk -d of each paced run
+#   BENCH_FLOOR=1           pinned setup: also run bench/transport_floor (a server that answers
+#                           every head with a fixed 200 and decides nothing) with epoll and with
+#                           io_uring, the floor under edgeguard's loop (needs liburing-dev)
 #   BENCH_SKIP_BUILD=1      use BUILD_DIR/guard/edgeguard as it is
 #   BENCH_KEEP=1            keep the scratch directory (configs, logs, raw wrk output)
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
@@ -47,6 +50,7 @@ cores=$(nproc)
 
 tools=(wrk nginx taskset curl python3 cmake ninja)
 [[ "${BENCH_REDIS:-0}" == 1 ]] && tools+=(redis-server redis-cli)
+[[ "${BENCH_FLOOR:-0}" == 1 ]] && tools+=(g++)
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "load.sh: $tool is required" >&2; exit 2; }
 done
@@ -61,6 +65,26 @@ edgeguard_bin=$build_dir/guard/edgeguard
 
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
+
+# start_floor NAME epoll|uring CPU: bench/transport_floor built here, on an ephemeral port.
+start_floor() {
+  local name=$1 loop=$2 cpu=$3 deadline=$((SECONDS + 10))
+  if [[ ! -x "$run_dir/transport_floor" ]]; then
+    g++ -std=c++20 -O2 -Wall -Wextra -Werror "$root/bench/transport_floor/transport_floor.cpp" \
+      -luring -o "$run_dir/transport_floor" ||
+      { echo "load.sh: BENCH_FLOOR=1 needs liburing-dev (apt-get install liburing-dev)" >&2; exit 2; }
+  fi
+  $(pin "$cpu") "$run_dir/transport_floor" "$loop" >"$run_dir/$name.log" 2>&1 &
+  pid[$name]=$!
+  started+=("${pid[$name]}")
+  servers+=("$name")
+  until [[ -n "${port[$name]:-}" ]]; do
+    port[$name]=$(awk '/^port / {print $2}' "$run_dir/$name.log")
+    kill -0 "${pid[$name]}" 2>/dev/null || { echo "load.sh: $name exited, see $run_dir" >&2; exit 1; }
+    ((SECONDS < deadline)) || { echo "load.sh: $name did not listen" >&2; exit 1; }
+    [[ -n "${port[$name]}" ]] || sleep 0.05
+  done
+}
 
 # wrk latency like "334.00us", "5.12ms", "1.02s" -> microseconds
 to_us() {
@@ -184,6 +208,13 @@ print_cell() {
       "$(ratio "${median[edgeguard-redis,$cell,$script,p99]}" "${median[edgeguard,$cell,$script,p99]}") |" \
       "$(spread "edgeguard-redis,$cell,$script" "edgeguard,$cell,$script" cpu) | | |"
   fi
+  if [[ -n "${pid[floor-uring]:-}" ]]; then
+    echo "| $script | $label | **ratio floor uring/epoll** |" \
+      "$(spread "floor-uring,$cell,$script" "floor-epoll,$cell,$script" rps) |" \
+      "$(ratio "${median[floor-uring,$cell,$script,p50]}" "${median[floor-epoll,$cell,$script,p50]}") |" \
+      "$(ratio "${median[floor-uring,$cell,$script,p99]}" "${median[floor-epoll,$cell,$script,p99]}") |" \
+      "$(spread "floor-uring,$cell,$script" "floor-epoll,$cell,$script" cpu) | | |"
+  fi
 }
 
 # pace_for NGINX_RPS: ms between an answer and the next call that offers each connection's share
@@ -200,6 +231,7 @@ for setup in $setups; do
   for name in "${servers[@]}"; do
     kill -TERM "${pid[$name]}" 2>/dev/null || true
     wait "${pid[$name]}" 2>/dev/null || true
+    unset "pid[$name]" "port[$name]"
   done
   servers=()
   result=()
@@ -216,6 +248,10 @@ for setup in $setups; do
   if [[ "${BENCH_REDIS:-0}" == 1 ]]; then
     [[ -n "$redis_port" ]] || start_redis "$client_cpu"
     start_edgeguard edgeguard-redis "$threads" "$server_pin" "$(redis_store_sed)"
+  fi
+  if [[ "${BENCH_FLOOR:-0}" == 1 && $setup == pinned ]]; then
+    start_floor floor-epoll epoll "$server_pin"
+    start_floor floor-uring uring "$server_pin"
   fi
   echo
   echo "### setup: $setup ($shape)"
