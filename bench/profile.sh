@@ -7,7 +7,8 @@
 #   bench/profile.sh [BUILD_DIR]     (default BUILD_DIR: <repo>/build-release; not built here)
 #
 # Environment (all optional):
-#   PROFILE_WHAT="syscalls instructions"
+#   PROFILE_WHAT="syscalls instructions"  add counts: the system calls again, counted by perf's
+#                                       tracepoints at full speed (root, linux-perf)
 #   PROFILE_SERVERS="edgeguard nginx"   add edgeguard-redis (a redis-server is started)
 #   PROFILE_MODES="keepalive close"
 #   PROFILE_SCRIPT=mix                  mix or flood
@@ -111,6 +112,54 @@ if [[ " $what " == *" syscalls "* ]]; then
           printf "\n"; total += calls
         }
         END { printf "  %-16s %7.3f\n", "total", total / n }' "$run_dir/strace-$name-$mode.txt"
+    done
+    stop_server "$name"
+  done
+fi
+
+# The same counts without strace's slowdown (which changes how much each loop turn batches):
+# perf's system-call tracepoints over an unprofiled run, and the failed recvfrom calls.
+if [[ " $what " == *" counts "* ]]; then
+  command -v perf >/dev/null || { echo "profile.sh: counts needs perf (linux-perf)" >&2; exit 2; }
+  perf stat -e syscalls:sys_enter_recvfrom true >/dev/null 2>&1 ||
+    { echo "profile.sh: counts needs perf's syscalls tracepoints (run as root)" >&2; exit 2; }
+  events=()
+  for call in accept4 recvfrom sendto writev read write epoll_wait epoll_ctl close \
+    timerfd_settime io_uring_enter; do
+    events+=(-e "syscalls:sys_enter_$call")
+  done
+  events+=(-e syscalls:sys_exit_recvfrom --filter 'ret < 0' -e context-switches)
+  for name in $wanted; do
+    start "$name"
+    for mode in $modes; do
+      load "$name" "$mode" >/dev/null  # warm, as above
+      targets=${pid[$name]}
+      for p in $(pgrep -P "${pid[$name]}" || true); do targets+=,$p; done
+      perf stat -x, "${events[@]}" -p "$targets" -o "$run_dir/perf-$name-$mode.txt" &
+      tracer=$!
+      sleep 0.5
+      n=$(load "$name" "$mode")
+      kill -INT "$tracer"
+      wait "$tracer" 2>/dev/null || true
+      echo
+      echo "syscalls per request, no tracer in the way: $name $mode ($n requests, perf stat)"
+      awk -F, -v n="$n" '
+        $1 ~ /^[0-9]+$/ {
+          name = $3; sub(/^syscalls:sys_enter_/, "", name)
+          if (name ~ /sys_exit_recvfrom/) { failed = $1; next }
+          if (name == "context-switches") { switches = $1; next }
+          if ($1 == 0) next
+          order[++k] = name; count[name] = $1; total += $1
+        }
+        END {
+          for (i = 1; i <= k; i++) {
+            printf "  %-16s %7.3f", order[i], count[order[i]] / n
+            if (order[i] == "recvfrom" && failed > 0) printf "  (%.3f failed)", failed / n
+            printf "\n"
+          }
+          printf "  %-16s %7.3f\n", "total", total / n
+          printf "  %-16s %7.3f\n", "context switches", switches / n
+        }' "$run_dir/perf-$name-$mode.txt"
     done
     stop_server "$name"
   done
