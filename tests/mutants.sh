@@ -252,6 +252,10 @@ mutant full-read-waits-for-edge guard/server/accepted_socket.cpp \
   'return static_cast<std::size_t>(n) < op->room_ ? done_and_exhausted : done;' \
   'return done_and_exhausted;' \
   accepted_socket_tests '^AcceptedSocketRead\.AReadThatFilled'
+mutant json-word-search-misses-quote guard/log/json_string.h \
+  "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\"') | swar::equal_to(w, '\\\\');" \
+  "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\\\\');" \
+  unit_tests '^JsonString\.EveryByte'
 
 # ---- running them ------------------------------------------------------------------------
 selected=("$@")

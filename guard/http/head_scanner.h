@@ -18,9 +18,7 @@
 #include <cstring>
 #include <string_view>
 
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "head_scanner.h reads words as little-endian"
-#endif
+#include "guard/text/swar.h"
 
 namespace edgeguard {
 
@@ -45,27 +43,9 @@ inline bool token(char c) {
   return kToken[static_cast<unsigned char>(c)];
 }
 
-inline std::uint64_t load8(const char* p) {
-  std::uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
-}
-
-constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-constexpr std::uint64_t kHighs = 0x8080808080808080ull;
-
-// Nonzero when some byte of `w` is below `n` (n <= 128) or equals 0x7f.
-inline std::uint64_t below_or_del(std::uint64_t w, std::uint64_t n) {
-  const std::uint64_t below = (w - kOnes * n) & ~w & kHighs;
-  const std::uint64_t del = w ^ (kOnes * 0x7f);
-  return below | ((del - kOnes) & ~del & kHighs);
-}
-
-// The first byte of an 8-byte word (memory order, little-endian) that `below_or_del` flags:
-// its lowest flag is exact (a borrow only runs towards higher bytes).
-inline unsigned first_flagged(std::uint64_t mask) {
-  return static_cast<unsigned>(__builtin_ctzll(mask)) / 8;
-}
+using swar::below_or_del;
+using swar::first_flagged;
+using swar::load8;
 
 // Skips bytes allowed in a field value (HTAB, SP..~, obs-text) and returns the first other
 // one (CR ends a value; any other control is an error), or `end`.

@@ -1,22 +1,47 @@
 #pragma once
 // A JSON string literal, quotes included: what logs and problem+json bodies both write.
 // Control characters are escaped, so nothing a client or a node list sends can break a line.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "guard/text/swar.h"
+
 namespace edgeguard {
 
-// Runs of plain characters are appended whole: one byte at a time was ~1 900 instructions of
-// each ForwardAuth call (the deny log line and the problem body).
+namespace json_string_detail {
+
+// The first byte at or after `p` that JSON must escape (a quote, a backslash, a control byte or
+// DEL), or `end`. Eight bytes a test: byte by byte, escaping was ~6 200 instructions of each
+// denied call (its log line and problem body: 26 strings), 4 450 this way (bench/README.md).
+inline const char* find_special(const char* p, const char* end) {
+  while (end - p >= 8) {
+    const std::uint64_t w = swar::load8(p);
+    const std::uint64_t mask =
+        swar::below_or_del(w, 0x20) | swar::equal_to(w, '"') | swar::equal_to(w, '\\');
+    if (mask != 0) return p + swar::first_flagged(mask);
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    const auto u = static_cast<unsigned char>(*p);
+    if (u < 0x20 || u == '"' || u == '\\' || u == 0x7f) return p;
+  }
+  return end;
+}
+
+}  // namespace json_string_detail
+
+// Runs of plain characters are appended whole, found a word at a time.
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u != '"' && u != '\\' && u != 0x7f) continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
+  const char* run = s.data();
+  const char* const end = s.data() + s.size();
+  for (;;) {
+    const char* special = json_string_detail::find_special(run, end);
+    out.append(run, static_cast<std::size_t>(special - run));
+    if (special == end) break;
+    const auto u = static_cast<unsigned char>(*special);
     if (u == '"' || u == '\\') {
       out += '\\';
       out += static_cast<char>(u);
@@ -25,8 +50,8 @@ inline void append_json_string(std::string& out, std::string_view s) {
       out += kHex[u >> 4];
       out += kHex[u & 15];
     }
+    run = special + 1;
   }
-  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 

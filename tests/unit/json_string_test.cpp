@@ -29,5 +29,54 @@ TEST(JsonString, QuotesBackslashesAndControlsAreEscapedAnywhere) {
   EXPECT_EQ(json("end\""), "x\"end\\\"\"");
 }
 
+// The escaping as one byte at a time would do it: what the word-at-a-time search must equal.
+std::string json_by_bytes(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "x\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == '"' || u == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+// Every byte value at every position of a word and of the tail, in strings long enough to be
+// searched a word at a time, and high bytes next to specials (a borrow must not hide one).
+TEST(JsonString, EveryByteAtEveryPositionIsEscapedAsByteByByte) {
+  for (std::size_t length : {1u, 7u, 8u, 9u, 16u, 23u}) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string s(length, 'a');
+        s[at] = static_cast<char>(b);
+        ASSERT_EQ(json(s), json_by_bytes(s))
+            << "length " << length << ", byte " << b << " at " << at;
+        if (at + 1 < length) {
+          s[at + 1] = '"';
+          s[at] = static_cast<char>(b | 0x80);
+          ASSERT_EQ(json(s), json_by_bytes(s)) << "high byte " << (b | 0x80) << " before a quote";
+        }
+      }
+    }
+  }
+}
+
+TEST(JsonString, ARealUserAgentAndUriPassWordByWord) {
+  const std::string ua =
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari";
+  EXPECT_EQ(json(ua), json_by_bytes(ua));
+  const std::string uri =
+      "/api/v3/flows/executor/default-authentication-flow/?query=next%3D\"x\"\t";
+  EXPECT_EQ(json(uri), json_by_bytes(uri));
+}
+
 }  // namespace
 }  // namespace edgeguard
