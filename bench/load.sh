@@ -25,6 +25,8 @@
 #                           and nginx again, every connection paced (wrk delay) so both are offered
 #                           this fraction of nginx's measured req/s; 0 skips these runs
 #   BENCH_SAME_LOAD_DURATION=5s  wrk -d of each paced run
+#   BENCH_BASELINE=PATH     also run another edgeguard binary (an older build) with the same
+#                           policy, as edgeguard-base, and print edgeguard's ratio to it
 #   BENCH_FLOOR=1           pinned setup: also run bench/transport_floor (a server that answers
 #                           every head with a fixed 200 and decides nothing) with epoll and with
 #                           io_uring, the floor under edgeguard's loop (needs liburing-dev)
@@ -208,6 +210,13 @@ print_cell() {
       "$(ratio "${median[edgeguard-redis,$cell,$script,p99]}" "${median[edgeguard,$cell,$script,p99]}") |" \
       "$(spread "edgeguard-redis,$cell,$script" "edgeguard,$cell,$script" cpu) | | |"
   fi
+  if [[ -n "${pid[edgeguard-base]:-}" ]]; then
+    echo "| $script | $label | **ratio eg/base** |" \
+      "$(spread "edgeguard,$cell,$script" "edgeguard-base,$cell,$script" rps) |" \
+      "$(ratio "${median[edgeguard,$cell,$script,p50]}" "${median[edgeguard-base,$cell,$script,p50]}") |" \
+      "$(ratio "${median[edgeguard,$cell,$script,p99]}" "${median[edgeguard-base,$cell,$script,p99]}") |" \
+      "$(spread "edgeguard,$cell,$script" "edgeguard-base,$cell,$script" cpu) | | |"
+  fi
   if [[ -n "${pid[floor-uring]:-}" ]]; then
     echo "| $script | $label | **ratio floor uring/epoll** |" \
       "$(spread "floor-uring,$cell,$script" "floor-epoll,$cell,$script" rps) |" \
@@ -245,6 +254,9 @@ for setup in $setups; do
   fi
   start_edgeguard edgeguard "$threads" "$server_pin"
   start_nginx nginx "$workers" "$server_pin"
+  if [[ -n "${BENCH_BASELINE:-}" ]]; then
+    edgeguard_bin=$BENCH_BASELINE start_edgeguard edgeguard-base "$threads" "$server_pin"
+  fi
   if [[ "${BENCH_REDIS:-0}" == 1 ]]; then
     [[ -n "$redis_port" ]] || start_redis "$client_cpu"
     start_edgeguard edgeguard-redis "$threads" "$server_pin" "$(redis_store_sed)"
