@@ -243,15 +243,6 @@ mutant slow-request-gets-idle-timeout guard/server/session.cpp \
   'if (timer_armed_ && timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {' \
   'if (false) {' \
   server_tests '^ServerTest\.AKeepAliveConnectionThatStartsASlowRequest'
-# The keep-alive read (issue 16): a drained socket waits for its edge, a full buffer reads on.
-mutant drained-read-recvs-again guard/server/accepted_socket.cpp \
-  'return static_cast<std::size_t>(n) < op->room_ ? done_and_exhausted : done;' \
-  'return done;' \
-  accepted_socket_tests '^AcceptedSocketRead\.AReadThatDrained'
-mutant full-read-waits-for-edge guard/server/accepted_socket.cpp \
-  'return static_cast<std::size_t>(n) < op->room_ ? done_and_exhausted : done;' \
-  'return done_and_exhausted;' \
-  accepted_socket_tests '^AcceptedSocketRead\.AReadThatFilled'
 mutant json-word-search-misses-quote guard/log/json_string.h \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\"') | swar::equal_to(w, '\\\\');" \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\\\\');" \

@@ -20,48 +20,6 @@ boost::system::error_code last_error() {
 
 }  // namespace
 
-AcceptedSocket::ReadOp::ReadOp(void* target, Done done)
-    : reactor_op(boost::system::error_code(), &ReadOp::do_perform, &ReadOp::do_complete),
-      target_(target),
-      done_(done) {}
-
-// Tried by the reactor at once when the socket may have bytes (the read before did not drain
-// it, or an edge came since), else on the next edge.
-asio::detail::reactor_op::status AcceptedSocket::ReadOp::do_perform(reactor_op* base) {
-  auto* op = static_cast<ReadOp*>(base);
-  for (;;) {
-    const ssize_t n = ::recv(op->fd_, op->into_, op->room_, 0);
-    if (n > 0) {
-      op->bytes_transferred_ = static_cast<std::size_t>(n);
-      return static_cast<std::size_t>(n) < op->room_ ? done_and_exhausted : done;
-    }
-    if (n == 0) {
-      op->ec_ = asio::error::eof;
-      return done;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
-    op->ec_ = last_error();
-    return done;
-  }
-}
-
-void AcceptedSocket::ReadOp::do_complete(void* owner, asio::detail::scheduler_operation* base,
-                                         const boost::system::error_code&, std::size_t) {
-  auto* op = static_cast<ReadOp*>(base);
-  // The last reference may go with `keep`, and this op with it: nothing touches `op` after
-  // `done` returns.
-  const std::shared_ptr<void> keep = std::move(op->keep_);
-  if (owner == nullptr) return;  // the loop is being destroyed
-  op->done_(op->target_, op->ec_, op->bytes_transferred_);
-}
-
-AcceptedSocket::AcceptedSocket(asio::io_context& io, int fd, bool v6)
-    : asio::ip::tcp::socket(io),
-      reactor_(asio::use_service<asio::detail::reactor>(io)),
-      fd_(fd),
-      v6_(v6) {}
-
 AcceptedSocket::~AcceptedSocket() {
   close_now();
 }
@@ -107,19 +65,6 @@ void AcceptedSocket::register_with_loop(boost::system::error_code& ec) {
   impl.state_ =
       static_cast<ops::state_type>((impl.state_ & ~ops::possible_dup) | ops::internal_non_blocking);
 #endif
-}
-
-void AcceptedSocket::async_read(ReadOp& op, char* into, std::size_t room,
-                                std::shared_ptr<void> keep) {
-  auto& impl = impl_.get_implementation();
-  op.ec_ = boost::system::error_code();
-  op.bytes_transferred_ = 0;
-  op.fd_ = impl.socket_;
-  op.into_ = into;
-  op.room_ = room;
-  op.keep_ = std::move(keep);
-  reactor_.start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, &op, false,
-                    true);
 }
 
 void AcceptedSocket::close_now() {

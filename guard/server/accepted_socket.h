@@ -9,42 +9,15 @@
 // removes it from epoll.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-// After io_context.hpp, which these detail headers expect to have been read.
-#include <boost/asio/detail/reactor.hpp>
-#include <boost/asio/detail/reactor_op.hpp>
 
 #include <cstddef>
-#include <memory>
 
 namespace edgeguard {
 
 class AcceptedSocket : public boost::asio::ip::tcp::socket {
  public:
-  // A read in the loop that waits for the socket's next edge once a read has drained it.
-  // async_read_some reports every successful read as leaving bytes behind, so the reactor makes
-  // the next read try a recv before it waits; on a keep-alive ForwardAuth connection the client
-  // sends its next call only after our answer, and that recv finds nothing (0.4-0.5 failed recv
-  // per call, bench/README.md). A read shorter than its buffer drained the socket (edge-
-  // triggered: new bytes bring a new edge), and this one tells the reactor so.
-  class ReadOp : public boost::asio::detail::reactor_op {
-   public:
-    using Done = void (*)(void* target, const boost::system::error_code& ec, std::size_t n);
-    ReadOp(void* target, Done done);
-
-   private:
-    friend class AcceptedSocket;
-    static status do_perform(reactor_op* base);
-    static void do_complete(void* owner, boost::asio::detail::scheduler_operation* base,
-                            const boost::system::error_code& ec, std::size_t bytes);
-    void* target_;
-    Done done_;
-    int fd_ = -1;
-    char* into_ = nullptr;
-    std::size_t room_ = 0;
-    std::shared_ptr<void> keep_;  // the target, while the read is pending
-  };
-
-  AcceptedSocket(boost::asio::io_context& io, int fd, bool v6);
+  AcceptedSocket(boost::asio::io_context& io, int fd, bool v6)
+      : boost::asio::ip::tcp::socket(io), fd_(fd), v6_(v6) {}
   ~AcceptedSocket();
   AcceptedSocket(const AcceptedSocket&) = delete;
   AcceptedSocket& operator=(const AcceptedSocket&) = delete;
@@ -63,16 +36,10 @@ class AcceptedSocket : public boost::asio::ip::tcp::socket {
   // work from here on.
   void register_with_loop(boost::system::error_code& ec);
 
-  // After register_with_loop(): reads into [into, into + room) once bytes are there, then calls
-  // the op's `done` from the loop (with eof when the peer closed, operation_aborted when the
-  // socket was closed first). `keep` holds the target alive until then. One read at a time.
-  void async_read(ReadOp& op, char* into, std::size_t room, std::shared_ptr<void> keep);
-
   // Closes either way, never with an epoll_ctl(DEL).
   void close_now();
 
  private:
-  boost::asio::detail::reactor& reactor_;
   int fd_;
   bool v6_;
 };

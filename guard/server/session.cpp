@@ -125,11 +125,11 @@ void Session::do_read() {
 }
 
 void Session::read_some(char* into, std::size_t room) {
-  socket_.async_read(read_op_, into, room, shared_from_this());
-}
-
-void Session::on_read_done(void* self, const boost::system::error_code& ec, std::size_t n) {
-  static_cast<Session*>(self)->on_read(ec, n);
+  socket_.async_read_some(
+      asio::buffer(into, room),
+      asio::bind_allocator(IoOpAllocator(io_op_),
+                           [self = shared_from_this()](boost::system::error_code ec,
+                                                       std::size_t n) { self->on_read(ec, n); }));
 }
 
 void Session::on_read(boost::system::error_code ec, std::size_t n) {

@@ -51,7 +51,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read();
   void read_some(char* into, std::size_t room);
   void on_read(boost::system::error_code ec, std::size_t n);
-  static void on_read_done(void* self, const boost::system::error_code& ec, std::size_t n);
   void process();
   void consume(std::size_t n);
   void handle_request();
@@ -69,9 +68,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Large enough for most ForwardAuth calls (Traefik copies the client's headers: ~0.5-1 KB), so
   // one read still takes a whole request; nginx's client_header_buffer_size is 1 KB too.
   static constexpr std::size_t kFirstReadBytes = 1024;
-  // What Asio allocates for the session's operations (Boost 1.81, x86-64): a write 288 bytes
-  // (async_write's composed operation), a timer wait 192. op_memory.h checks. The read is
-  // read_op_, a member.
+  // What Asio allocates for the session's operations (Boost 1.81, x86-64): a read 192 bytes, a
+  // write 288 (async_write's composed operation), a timer wait 192. op_memory.h checks.
   static constexpr std::size_t kIoOpBytes = 288;
   static constexpr std::size_t kTimerOpBytes = 192;
   using IoOpAllocator = OpAllocator<char, kIoOpBytes>;
@@ -91,7 +89,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool closed_ = false;
   bool timer_armed_ = false;  // armed only once the connection has to wait for something
-  AcceptedSocket::ReadOp read_op_{this, &Session::on_read_done};
   OpMemory<kIoOpBytes> io_op_;
   OpMemory<kTimerOpBytes> timer_op_;
   std::array<char, kFirstReadBytes> first_;  // written before read: not zeroed
