@@ -188,6 +188,22 @@ spread() {
     else printf "%.2f (%.2f–%.2f)", a / b, lo, hi }'
 }
 
+# ratio_row SCRIPT CELL LABEL NAME A B [p99-spread]: one ratio row, server A over server B
+# (the p99 ratio with its per-round spread when asked, as for edgeguard over nginx).
+ratio_row() {
+  local script=$1 cell=$2 label=$3 name=$4 a=$5 b=$6 p99
+  if [[ ${7:-} == p99-spread ]]; then
+    p99=$(spread "$a,$cell,$script" "$b,$cell,$script" p99)
+  else
+    p99=$(ratio "${median[$a,$cell,$script,p99]}" "${median[$b,$cell,$script,p99]}")
+  fi
+  echo "| $script | $label | **ratio $name** |" \
+    "$(spread "$a,$cell,$script" "$b,$cell,$script" rps) |" \
+    "$(ratio "${median[$a,$cell,$script,p50]}" "${median[$b,$cell,$script,p50]}") |" \
+    "$p99 |" \
+    "$(spread "$a,$cell,$script" "$b,$cell,$script" cpu) | | |"
+}
+
 # print_cell SCRIPT CELL LABEL: the rows of one cell (CELL is a mode, or MODE+same), then the
 # ratios.
 print_cell() {
@@ -198,32 +214,14 @@ print_cell() {
       "${median[$name,$cell,$script,cpu]} | ${median[$name,$cell,$script,sys]} |" \
       "${median[$name,$cell,$script,deny]} |"
   done
-  echo "| $script | $label | **ratio eg/nginx** |" \
-    "$(spread "edgeguard,$cell,$script" "nginx,$cell,$script" rps) |" \
-    "$(ratio "${median[edgeguard,$cell,$script,p50]}" "${median[nginx,$cell,$script,p50]}") |" \
-    "$(spread "edgeguard,$cell,$script" "nginx,$cell,$script" p99) |" \
-    "$(spread "edgeguard,$cell,$script" "nginx,$cell,$script" cpu) | | |"
-  if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
-    echo "| $script | $label | **ratio redis/local** |" \
-      "$(spread "edgeguard-redis,$cell,$script" "edgeguard,$cell,$script" rps) |" \
-      "$(ratio "${median[edgeguard-redis,$cell,$script,p50]}" "${median[edgeguard,$cell,$script,p50]}") |" \
-      "$(ratio "${median[edgeguard-redis,$cell,$script,p99]}" "${median[edgeguard,$cell,$script,p99]}") |" \
-      "$(spread "edgeguard-redis,$cell,$script" "edgeguard,$cell,$script" cpu) | | |"
-  fi
-  if [[ -n "${pid[edgeguard-base]:-}" ]]; then
-    echo "| $script | $label | **ratio eg/base** |" \
-      "$(spread "edgeguard,$cell,$script" "edgeguard-base,$cell,$script" rps) |" \
-      "$(ratio "${median[edgeguard,$cell,$script,p50]}" "${median[edgeguard-base,$cell,$script,p50]}") |" \
-      "$(ratio "${median[edgeguard,$cell,$script,p99]}" "${median[edgeguard-base,$cell,$script,p99]}") |" \
-      "$(spread "edgeguard,$cell,$script" "edgeguard-base,$cell,$script" cpu) | | |"
-  fi
-  if [[ -n "${pid[floor-uring]:-}" ]]; then
-    echo "| $script | $label | **ratio floor uring/epoll** |" \
-      "$(spread "floor-uring,$cell,$script" "floor-epoll,$cell,$script" rps) |" \
-      "$(ratio "${median[floor-uring,$cell,$script,p50]}" "${median[floor-epoll,$cell,$script,p50]}") |" \
-      "$(ratio "${median[floor-uring,$cell,$script,p99]}" "${median[floor-epoll,$cell,$script,p99]}") |" \
-      "$(spread "floor-uring,$cell,$script" "floor-epoll,$cell,$script" cpu) | | |"
-  fi
+  ratio_row "$script" "$cell" "$label" eg/nginx edgeguard nginx p99-spread
+  [[ -n "${pid[edgeguard-redis]:-}" ]] &&
+    ratio_row "$script" "$cell" "$label" redis/local edgeguard-redis edgeguard
+  [[ -n "${pid[edgeguard-base]:-}" ]] &&
+    ratio_row "$script" "$cell" "$label" eg/base edgeguard edgeguard-base
+  [[ -n "${pid[floor-uring]:-}" ]] &&
+    ratio_row "$script" "$cell" "$label" "floor uring/epoll" floor-uring floor-epoll
+  return 0
 }
 
 # pace_for NGINX_RPS: ms between an answer and the next call that offers each connection's share
