@@ -12,7 +12,7 @@ build=(g++ cmake ninja-build pkg-config git
 serve=(npm)
 test=(redis-server redis-tools caddy nginx-light libnginx-mod-http-geoip2 wrk mmdb-bin
       prometheus python3 python3-yaml clang clang-format libclang-rt-14-dev systemd curl procps util-linux
-      buildah mmdebstrap iproute2)
+      buildah mmdebstrap iproute2 ccache)
 # CrowdSec's LAPI for tests/crowdsec (see the crowdsec block below).
 test+=(crowdsec)
 
