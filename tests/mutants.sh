@@ -247,6 +247,10 @@ mutant json-word-search-misses-quote guard/log/json_string.h \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\"') | swar::equal_to(w, '\\\\');" \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\\\\');" \
   unit_tests '^JsonString\.EveryByte'
+mutant ban-index-half-full guard/bans/ban_table.cpp \
+  'mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 4)) - 1),' \
+  'mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),' \
+  unit_tests '^BanTable\.AFloodOfNewOffenders'
 
 # ---- running them ------------------------------------------------------------------------
 selected=("$@")

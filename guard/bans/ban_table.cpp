@@ -67,7 +67,7 @@ std::uint64_t BanTable::key_of(std::string_view subject, std::string_view route)
 
 BanTable::BanTable(std::size_t max_active)
     : max_active_(std::max<std::size_t>(max_active, 1)),
-      mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),
+      mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 4)) - 1),
       slots_(std::make_unique<Slot[]>(mask_ + 1)) {}
 
 BanTable::Slot* BanTable::find_slot(std::uint64_t key, std::size_t* probes_out) const {

@@ -108,6 +108,23 @@ TEST(BanTable, ReusedSlotsNeverMakeAnUnbannedSubjectLookBanned) {
   }
 }
 
+// A flood of distinct offenders through a full table (the shape of tests/hardening's ban flood):
+// each new ban ends after all held ones, so each must be held, which needs a free slot within
+// kMaxProbes of its home. At two slots per ban, linear probing's clusters filled such a window
+// in about one flood in ten and that offender's ban was lost; a hundred floods here.
+TEST(BanTable, AFloodOfNewOffendersIsEveryOneHeld) {
+  for (int flood = 0; flood < 100; ++flood) {
+    BanTable t(1000);
+    const std::string prefix = "ip:10." + std::to_string(flood) + ".";
+    for (int i = 0; i < 20'000; ++i) {
+      const std::string subject = prefix + std::to_string(i / 256) + "." + std::to_string(i % 256);
+      const std::int64_t until = (3600 + i) * kSecond;
+      ASSERT_TRUE(t.insert(ban(subject, "r", until), i)) << "flood " << flood << ", ban " << i;
+      ASSERT_EQ(t.banned_until(subject, "r", i), until) << "flood " << flood << ", ban " << i;
+    }
+  }
+}
+
 // Slots keep their keys once used, so after many distinct bans have come and gone every slot
 // of the index holds one; a lookup still reads at most kMaxProbes slots, and still finds what
 // it must (a flood of offenders, each banned once, must not make every later request slower).
