@@ -71,7 +71,10 @@ class Worker {
   // Before io_: the sessions its destructor destroys give their buffers and slots back.
   RequestBufferPool request_buffers_;
   SessionSlab session_slab_;
-  boost::asio::io_context io_{1};
+  // One thread runs this loop and every socket and timer on it is touched only from that thread
+  // (other threads only post to it), so the reactor's per-descriptor locks guard nothing: they
+  // are switched off (three lock/unlock pairs per call). Posting and timers keep their locks.
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Listener listener_{io_};
   boost::asio::steady_timer log_timer_{io_};
   LimitStore* store_ = nullptr;
