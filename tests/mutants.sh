@@ -247,10 +247,18 @@ mutant json-word-search-misses-quote guard/log/json_string.h \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\"') | swar::equal_to(w, '\\\\');" \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\\\\');" \
   unit_tests '^JsonString\.EveryByte'
+mutant name-compare-skips-last-word guard/text/swar.h \
+  'return lower_ascii(load8(a.data() + n - 8)) == load8(lower.data() + n - 8);' \
+  'return true;' \
+  unit_tests '^SwarIequalsLower\.'
 mutant ban-index-half-full guard/bans/ban_table.cpp \
   'mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 4)) - 1),' \
   'mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),' \
   unit_tests '^BanTable\.AFloodOfNewOffenders'
+mutant name-compare-folds-high-bytes guard/text/swar.h \
+  'const std::uint64_t capital = at_least_a & ~above_z & ~w & kHighs;  // and below 0x80' \
+  'const std::uint64_t capital = at_least_a & ~above_z & kHighs;' \
+  unit_tests '^Swar'
 
 # ---- running them ------------------------------------------------------------------------
 selected=("$@")

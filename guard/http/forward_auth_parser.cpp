@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "guard/http/head_scanner.h"
-#include "guard/text/ascii.h"
+#include "guard/text/swar.h"
 
 namespace edgeguard {
 
@@ -63,7 +63,9 @@ std::size_t ForwardAuthParser::put(boost::asio::const_buffer buffer, error_code&
 
 void ForwardAuthParser::capture_field(std::string_view name, std::string_view value,
                                       error_code& ec) {
-  // Most headers (Host, User-Agent, Accept, cookies) are skipped by their length alone.
+  // Most headers (Host, User-Agent, Accept, cookies) are skipped by their length alone; the
+  // rest are compared a word at a time (X-Forwarded-* names share their first 12 bytes).
+  using swar::iequals_lower;
   if (!plan_.may_capture(name.size())) return;
   if (iequals_lower(name, plan_.client_ip_header())) {
     capture(headers_.client_ip, headers_.client_ip_present, value, ec);

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "guard/text/ascii.h"
 #include "guard/text/swar.h"
 
 namespace edgeguard {
@@ -81,16 +82,6 @@ inline const char* skip_target(const char* p, const char* end) {
   return end;
 }
 
-inline bool iequals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
 }  // namespace head_scan_detail
 
 // Scans `in` for a request head no longer than `limit`. `on_field(name, value)` is called for
@@ -143,13 +134,13 @@ HeadScan scan_request_head(std::string_view in, std::size_t limit, OnField&& on_
     // The fields Beast reads itself (do_field): only the plain Connection values are ours.
     switch (field.size()) {
       case 7:
-        if (iequals(field, "upgrade")) return {};
+        if (iequals_lower(field, "upgrade")) return {};
         break;
       case 10:
-        if (iequals(field, "connection")) {
-          if (iequals(text, "close")) {
+        if (iequals_lower(field, "connection")) {
+          if (iequals_lower(text, "close")) {
             close = true;
-          } else if (iequals(text, "keep-alive")) {
+          } else if (iequals_lower(text, "keep-alive")) {
             keep_alive = true;
           } else {
             return {};
@@ -157,13 +148,13 @@ HeadScan scan_request_head(std::string_view in, std::size_t limit, OnField&& on_
         }
         break;
       case 14:
-        if (iequals(field, "content-length")) return {};
+        if (iequals_lower(field, "content-length")) return {};
         break;
       case 16:
-        if (iequals(field, "proxy-connection")) return {};
+        if (iequals_lower(field, "proxy-connection")) return {};
         break;
       case 17:
-        if (iequals(field, "transfer-encoding")) return {};
+        if (iequals_lower(field, "transfer-encoding")) return {};
         break;
       default:
         break;
