@@ -255,6 +255,10 @@ mutant ban-index-half-full guard/bans/ban_table.cpp \
   'mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 4)) - 1),' \
   'mask_(std::bit_ceil(std::max<std::size_t>(16, max_active_ * 2)) - 1),' \
   unit_tests '^BanTable\.AFloodOfNewOffenders'
+mutant rfc3339-february-in-the-wrong-year guard/text/rfc3339.cpp \
+  'const std::int64_t year = static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2);' \
+  'const std::int64_t year = static_cast<std::int64_t>(yoe) + era * 400 + (month < 2);' \
+  unit_tests '^Rfc3339\.'
 mutant name-compare-folds-high-bytes guard/text/swar.h \
   'const std::uint64_t capital = at_least_a & ~above_z & ~w & kHighs;  // and below 0x80' \
   'const std::uint64_t capital = at_least_a & ~above_z & kHighs;' \

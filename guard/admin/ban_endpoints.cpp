@@ -1,9 +1,8 @@
 #include "guard/admin/ban_endpoints.h"
 
-#include <ctime>
-
 #include "guard/admin/ban_request.h"
 #include "guard/log/json_string.h"
+#include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
@@ -102,12 +101,7 @@ std::string format_utc_seconds(std::int64_t unix_ns) {
   constexpr std::int64_t kSecond = 1'000'000'000;
   std::int64_t secs = unix_ns / kSecond;
   if (unix_ns % kSecond > 0) ++secs;
-  const auto t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
+  return format_rfc3339_seconds(secs);
 }
 
 }  // namespace edgeguard

@@ -7,6 +7,7 @@
 #include "guard/crowdsec/crowdsec_decision.h"
 #include "guard/crowdsec/go_duration.h"
 #include "guard/net/ip_address.h"
+#include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
@@ -132,15 +133,6 @@ std::optional<LoginAnswer> parse_login_answer(std::string_view body) {
     answer.expire_unix_s = parse_rfc3339_unix_s({s.data(), s.size()}).value_or(0);
   }
   return answer;
-}
-
-std::string format_rfc3339(std::int64_t unix_ns) {
-  const std::time_t t = static_cast<std::time_t>(unix_ns / kNsPerSecond);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
 }
 
 std::optional<std::int64_t> parse_rfc3339_unix_s(std::string_view s) {

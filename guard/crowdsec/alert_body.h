@@ -50,8 +50,6 @@ struct LoginAnswer {
 };
 std::optional<LoginAnswer> parse_login_answer(std::string_view body);
 
-// RFC 3339 in UTC, whole seconds: "2026-11-30T17:39:18Z".
-std::string format_rfc3339(std::int64_t unix_ns);
 // "2026-11-30T18:39:13Z", with fractions or a numeric offset too; nullopt when not RFC 3339.
 std::optional<std::int64_t> parse_rfc3339_unix_s(std::string_view text);
 

@@ -5,10 +5,10 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <ctime>
 #include <mutex>
 
 #include "guard/log/json_string.h"
+#include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
@@ -29,12 +29,9 @@ void write_all(std::string_view s) {
 void append_timestamp(std::string& out) {
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  out.append(buf, n);
+  char buf[kUtcSecondsBytes];
+  write_utc_seconds(buf, ms.count() / 1000);  // the clock is past 1970: no negative remainder
+  out.append(buf, sizeof buf);
   char frac[8];
   const int f = static_cast<int>(ms.count() % 1000);
   frac[0] = '.';

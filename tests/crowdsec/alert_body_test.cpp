@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "guard/text/rfc3339.h"
+
 namespace edgeguard {
 namespace {
 
