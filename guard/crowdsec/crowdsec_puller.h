@@ -18,6 +18,7 @@
 #include "guard/crowdsec/crowdsec_stats.h"
 #include "guard/crowdsec/decision_set.h"
 #include "guard/crowdsec/lapi_client.h"
+#include "guard/sync/published.h"
 
 namespace edgeguard {
 
@@ -63,7 +64,7 @@ class CrowdsecPuller : public std::enable_shared_from_this<CrowdsecPuller> {
 
   // The set in force; never null (empty until a pull succeeds). Any thread, no lock held
   // afterwards: request threads keep the pointer as long as they use a decision from it.
-  std::shared_ptr<const DecisionSet> current() const { return current_.load(); }
+  std::shared_ptr<const DecisionSet> current() const { return current_.get(); }
   // Moves each time a new set is published (per-thread snapshot caches compare it).
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
@@ -96,7 +97,7 @@ class CrowdsecPuller : public std::enable_shared_from_this<CrowdsecPuller> {
   bool need_startup_ = true;  // the first pull, and the one after any failure
   bool failing_ = false;      // the last pull failed (logs say when it recovers)
   std::optional<PullOutcome> first_outcome_;
-  std::atomic<std::shared_ptr<const DecisionSet>> current_;
+  Published<DecisionSet> current_;
   std::atomic<std::uint64_t> generation_{0};
   CrowdsecPullerStats stats_;
 };

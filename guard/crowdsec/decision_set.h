@@ -1,9 +1,9 @@
 #pragma once
 // The CrowdSec decisions in force, immutable once built: the puller builds a new set from the
-// last one and a stream answer, and publishes it (std::atomic<std::shared_ptr<const
-// DecisionSet>>, as GeoIP and the tailnet reload). Request threads only call find(): no lock,
-// no allocation, and expiry honoured against the caller's clock, so a decision that runs out
-// between two pulls stops matching at once.
+// last one and a stream answer, and publishes it (guard/sync/published.h, as GeoIP and the
+// tailnet reload). Request threads only call find(): no lock, no allocation, and expiry
+// honoured against the caller's clock, so a decision that runs out between two pulls stops
+// matching at once.
 //
 // Layout: one array of decisions sorted by scope and value, then by precedence (ban before
 // captcha, later deadline first). Exact addresses are found through an open-addressing hash

@@ -30,7 +30,7 @@ bool GeoIpSource::load(std::string* error) {
   stamps_ = stat_files();
   auto db = GeoDatabase::open(config_, error);
   if (!db) return false;
-  current_.store(std::move(db));
+  current_.publish(std::move(db));
   return true;
 }
 
@@ -45,7 +45,7 @@ ReloadResult GeoIpSource::reload_if_changed() {
     result.status = ReloadResult::Status::kFailed;
     return result;
   }
-  current_.store(std::move(db));
+  current_.publish(std::move(db));
   result.status = ReloadResult::Status::kReloaded;
   return result;
 }

@@ -3,12 +3,12 @@
 // (geoipupdate and deploy/fetch-geoip.sh replace by rename). Request threads read current();
 // one caller (the server's timer) drives reload_if_changed(). No threads of its own.
 #include <sys/types.h>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "guard/geoip/geo_database.h"
+#include "guard/sync/published.h"
 
 namespace edgeguard {
 
@@ -35,7 +35,7 @@ class GeoIpSource {
   ReloadResult reload_if_changed();
 
   // The databases to use for one request (null before a successful load()).
-  std::shared_ptr<const GeoDatabase> current() const { return current_.load(); }
+  std::shared_ptr<const GeoDatabase> current() const { return current_.get(); }
 
   const GeoIpConfig& config() const { return config_; }
 
@@ -56,7 +56,7 @@ class GeoIpSource {
   Stamps stat_files() const;
 
   const GeoIpConfig config_;
-  std::atomic<std::shared_ptr<const GeoDatabase>> current_;
+  Published<GeoDatabase> current_;
   std::mutex reload_mu_;  // load() and reload_if_changed() are rare; serialise them
   Stamps stamps_;         // guarded by reload_mu_
 };

@@ -58,7 +58,7 @@ void Service::publish(std::shared_ptr<const Policy> policy) {
                             tailnet_ ? enrolled_nodes(*policy) : nullptr, &decisions_);
   snap->bans = ban_table_.get();
   if (crowdsec_) snap->crowdsec = crowdsec_->current();
-  snapshot_.store(std::move(snap));
+  snapshot_.publish(std::move(snap));
   generation_.fetch_add(1, std::memory_order_release);
 }
 

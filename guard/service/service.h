@@ -19,6 +19,7 @@
 #include "guard/pipeline/snapshot.h"
 #include "guard/policy/policy.h"
 #include "guard/store/local_store.h"
+#include "guard/sync/published.h"
 #include "guard/tailnet/node_source.h"
 
 namespace edgeguard {
@@ -30,7 +31,7 @@ class Service {
   static std::unique_ptr<Service> create(std::shared_ptr<const Policy> policy,
                                          std::string config_path, std::string* error);
 
-  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.load(); }
+  std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.get(); }
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   // Re-reads the config file; an invalid one is refused (old policy keeps serving) and counted.
@@ -107,7 +108,7 @@ class Service {
   std::int64_t last_tailnet_refresh_ns_ = 0;
   std::size_t addresses_outside_ranges_ = 0;  // last reported; guarded by publish_mu_
   std::mutex publish_mu_;
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  Published<Snapshot> snapshot_;
   std::atomic<std::uint64_t> generation_{0};
   FileStamp config_stamp_;
   MetricsRegistry::Registration registration_;  // last: unregistered before what it reads

@@ -223,7 +223,7 @@ LoadResult NodeSource::fail(std::string error) {
   loads_failed_.fetch_add(1, std::memory_order_relaxed);
   LoadResult r;
   r.error = std::move(error);
-  r.nodes = current_.load()->size();
+  r.nodes = current_.get()->size();
   return r;
 }
 
@@ -280,7 +280,7 @@ LoadResult NodeSource::refresh_locked() {
   loads_ok_.fetch_add(1, std::memory_order_relaxed);
   LoadResult r;
   r.ok = true;
-  if (same_nodes(*current_.load(), parsed.nodes)) {
+  if (same_nodes(*current_.get(), parsed.nodes)) {
     r.unchanged = true;
     r.nodes = parsed.nodes.size();
     return r;
@@ -288,7 +288,7 @@ LoadResult NodeSource::refresh_locked() {
   auto directory = std::make_shared<const NodeDirectory>(std::move(parsed.nodes));
   r.loaded = true;
   r.nodes = directory->size();
-  current_.store(std::move(directory));
+  current_.publish(std::move(directory));
   return r;
 }
 
@@ -297,7 +297,7 @@ LoadResult NodeSource::reload_if_changed() {
   if (!config_.command.empty()) {
     LoadResult r;
     r.ok = true;
-    r.nodes = current_.load()->size();
+    r.nodes = current_.get()->size();
     return r;
   }
   struct stat st {};
@@ -312,7 +312,7 @@ LoadResult NodeSource::reload_if_changed() {
   if (now == last_stamp_) {
     LoadResult r;
     r.ok = true;
-    r.nodes = current_.load()->size();
+    r.nodes = current_.get()->size();
     return r;
   }
   return refresh_locked();

@@ -1,6 +1,6 @@
 #pragma once
 // Where the node list comes from (a file, or a command's stdout) and the current NodeDirectory.
-// Readers call current() from any thread (one atomic shared_ptr load). refresh() and
+// Readers call current() from any thread (a pointer copy under a short lock). refresh() and
 // reload_if_changed() do blocking I/O (a command may run for up to command_timeout_ns) and are
 // meant for one background timer thread; concurrent calls are serialised by a mutex. No threads
 // are started here. A load that fails keeps the last good directory and returns the error.
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "guard/sync/published.h"
 #include "guard/tailnet/node_directory.h"
 #include "guard/tailnet/node_list_parser.h"
 
@@ -45,7 +46,7 @@ class NodeSource {
   LoadResult reload_if_changed();
 
   // Never null: an empty directory until the first successful load.
-  std::shared_ptr<const NodeDirectory> current() const { return current_.load(); }
+  std::shared_ptr<const NodeDirectory> current() const { return current_.get(); }
 
   const NodeSourceConfig& config() const { return config_; }
   std::uint64_t loads_ok() const { return loads_ok_.load(std::memory_order_relaxed); }
@@ -65,7 +66,7 @@ class NodeSource {
   const NodeSourceConfig config_;
   std::mutex load_mu_;
   FileStamp last_stamp_;  // guarded by load_mu_
-  std::atomic<std::shared_ptr<const NodeDirectory>> current_;
+  Published<NodeDirectory> current_;
   std::atomic<std::uint64_t> loads_ok_{0};
   std::atomic<std::uint64_t> loads_failed_{0};
 };
