@@ -102,7 +102,6 @@ void CrowdsecPuller::pull() {
 void CrowdsecPuller::publish(std::shared_ptr<const DecisionSet> set) {
   stats_.decisions.store(static_cast<std::int64_t>(set->size()), std::memory_order_relaxed);
   current_.publish(std::move(set));
-  generation_.fetch_add(1, std::memory_order_release);
 }
 
 void CrowdsecPuller::on_answer(LapiResponse response, bool startup, std::int64_t started_ns) {

@@ -6,7 +6,6 @@
 // pull counted, and last_pull_seconds growing say so). After any failed pull the next one asks
 // for the full list again (startup=true): LAPI may have moved this key's "since last pull"
 // mark for an answer edgeguard never got to apply.
-#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
@@ -66,7 +65,7 @@ class CrowdsecPuller : public std::enable_shared_from_this<CrowdsecPuller> {
   // afterwards: request threads keep the pointer as long as they use a decision from it.
   std::shared_ptr<const DecisionSet> current() const { return current_.get(); }
   // Moves each time a new set is published (per-thread snapshot caches compare it).
-  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  std::uint64_t generation() const { return current_.generation(); }
 
   // Runs on the io_context after every pull, once the set is published (startup wiring, tests).
   void set_observer(std::function<void(const PullOutcome&)> observer) {
@@ -98,7 +97,6 @@ class CrowdsecPuller : public std::enable_shared_from_this<CrowdsecPuller> {
   bool failing_ = false;      // the last pull failed (logs say when it recovers)
   std::optional<PullOutcome> first_outcome_;
   Published<DecisionSet> current_;
-  std::atomic<std::uint64_t> generation_{0};
   CrowdsecPullerStats stats_;
 };
 

@@ -59,7 +59,6 @@ void Service::publish(std::shared_ptr<const Policy> policy) {
   snap->bans = ban_table_.get();
   if (crowdsec_) snap->crowdsec = crowdsec_->current();
   snapshot_.publish(std::move(snap));
-  generation_.fetch_add(1, std::memory_order_release);
 }
 
 std::shared_ptr<const NodeDirectory> Service::enrolled_nodes(const Policy& policy) {

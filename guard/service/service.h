@@ -32,7 +32,7 @@ class Service {
                                          std::string config_path, std::string* error);
 
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_.get(); }
-  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  std::uint64_t generation() const { return snapshot_.generation(); }
 
   // Re-reads the config file; an invalid one is refused (old policy keeps serving) and counted.
   bool reload_config(std::string* error);
@@ -109,7 +109,6 @@ class Service {
   std::size_t addresses_outside_ranges_ = 0;  // last reported; guarded by publish_mu_
   std::mutex publish_mu_;
   Published<Snapshot> snapshot_;
-  std::atomic<std::uint64_t> generation_{0};
   FileStamp config_stamp_;
   MetricsRegistry::Registration registration_;  // last: unregistered before what it reads
 };

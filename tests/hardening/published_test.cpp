@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <thread>
 
@@ -44,6 +45,7 @@ TEST(TsanConcurrency, PublishedVersionsAreWholeWhileTheNextIsPublished) {
   done.store(true, std::memory_order_release);
   reader.join();
   EXPECT_EQ(current.get()->number, kVersions);
+  EXPECT_EQ(current.generation(), static_cast<std::uint64_t>(kVersions));  // one per publish
 }
 
 }  // namespace
