@@ -115,10 +115,14 @@ mutant explain-reads-a-refusal-as-bans guard/cli/explain_command.cpp \
   'if (reply->status != 200) {' \
   'if (reply->status >= 500) {' \
   e2e_tests '^ExplainBansE2e\.AWrongToken'
-mutant ban-key-ignores-tail guard/bans/ban_table.cpp \
+mutant ban-key-ignores-tail guard/text/seeded_hash.cpp \
   'std::memcpy(&last, p + n - 4, 4);' \
   'std::memcpy(&last, p, 4);' \
-  unit_tests '^BanTable\.KeysDiffer'
+  unit_tests '^(BanTable\.KeysDiffer|SeededHash\.AnyOneByte)'
+mutant hash-ignores-length guard/text/seeded_hash.cpp \
+  'std::uint64_t h = mix(seed ^ (text.size() * 0x9e3779b97f4a7c15ULL));' \
+  'std::uint64_t h = mix(seed);' \
+  unit_tests '^SeededHash\.TheLengthCounts$'
 mutant ban-lookup-unbounded guard/bans/ban_table.cpp \
   'for (std::size_t i = key & mask_; probes < probe_limit(); i = (i + 1) & mask_) {' \
   'for (std::size_t i = key & mask_; probes <= mask_; i = (i + 1) & mask_) {' \

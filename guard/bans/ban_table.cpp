@@ -2,67 +2,23 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
-#include <random>
+
+#include "guard/text/seeded_hash.h"
 
 namespace edgeguard {
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
-  x ^= x >> 32;
-  return x;
-}
-
-// Seeded per process, so nobody can aim a subject at another one's slot.
-std::uint64_t seed() {
-  static const std::uint64_t s = [] {
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) ^ rd();
-  }();
-  return s;
-}
-
-// Every byte counts once the length is mixed in; the tail is read with fixed-size loads
-// (overlapping where it is shorter than the load) rather than a memcpy of variable length, which
-// is a call into libc on every lookup.
-std::uint64_t hash_text(std::string_view text, std::uint64_t h) {
-  h = mix(h ^ (text.size() * 0x9e3779b97f4a7c15ULL));
-  const char* p = text.data();
-  std::size_t n = text.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t chunk;
-    std::memcpy(&chunk, p, 8);
-    h = mix(h ^ chunk);
-  }
-  std::uint64_t tail = 0;
-  if (n >= 4) {
-    std::uint32_t first, last;
-    std::memcpy(&first, p, 4);
-    std::memcpy(&last, p + n - 4, 4);
-    tail = first | (std::uint64_t{last} << 32);
-  } else if (n > 0) {
-    tail = std::uint64_t{static_cast<unsigned char>(p[0])} |
-           std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
-           std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
-  }
-  return mix(h ^ tail ^ 0x5bd1e995ULL);
-}
-
 // The key of (subject, route) from the subject's hash: a lookup on a route and on every route
 // hashes the subject once.
 std::uint64_t key_from(std::uint64_t subject_hash, std::string_view route) {
-  const std::uint64_t k = hash_text(route, subject_hash);
+  const std::uint64_t k = seeded_hash(route, subject_hash);
   return k == 0 ? 1 : k;
 }
 
 }  // namespace
 
 std::uint64_t BanTable::key_of(std::string_view subject, std::string_view route) {
-  return key_from(hash_text(subject, seed()), route);
+  return key_from(seeded_hash(subject, process_hash_seed()), route);
 }
 
 BanTable::BanTable(std::size_t max_active)
@@ -86,7 +42,7 @@ BanTable::Slot* BanTable::find_slot(std::uint64_t key, std::size_t* probes_out) 
 std::int64_t BanTable::banned_until(std::string_view subject, std::string_view route,
                                     std::int64_t now_ns) const {
   std::int64_t until = 0;
-  const std::uint64_t subject_hash = hash_text(subject, seed());
+  const std::uint64_t subject_hash = seeded_hash(subject, process_hash_seed());
   for (const std::string_view scope : {route, kEveryRoute}) {
     const std::uint64_t key = key_from(subject_hash, scope);
     const Slot* s = find_slot(key);

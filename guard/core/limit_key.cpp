@@ -2,22 +2,14 @@
 
 #include <charconv>
 #include <cstring>
-#include <random>
+
+#include "guard/text/seeded_hash.h"
 
 namespace edgeguard {
 namespace {
 
 // Header values longer than this are keyed by their hash: a key stays small and bounded.
 constexpr std::size_t kMaxHeaderKeyBytes = 128;
-
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
-  x ^= x >> 32;
-  return x;
-}
 
 class KeyWriter {
  public:
@@ -50,27 +42,6 @@ class KeyWriter {
 
 }  // namespace
 
-std::uint64_t key_hash_seed() {
-  static const std::uint64_t seed = [] {
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) ^ rd();
-  }();
-  return seed;
-}
-
-std::uint64_t hash_key(std::string_view key, std::uint64_t seed) {
-  std::uint64_t h = mix(seed ^ (key.size() * 0x9e3779b97f4a7c15ULL));
-  std::size_t i = 0;
-  for (; i + 8 <= key.size(); i += 8) {
-    std::uint64_t chunk;
-    std::memcpy(&chunk, key.data() + i, 8);
-    h = mix(h ^ chunk);
-  }
-  std::uint64_t tail = 0;
-  std::memcpy(&tail, key.data() + i, key.size() - i);
-  return mix(h ^ tail ^ 0x5bd1e995ULL);
-}
-
 namespace {
 
 // The key parts of `limit` for this request, each preceded by `separator`.
@@ -96,7 +67,7 @@ void put_parts(KeyWriter& w, const LimitPolicy& limit, const ForwardRequest& req
           w.put(v);
         } else {
           w.put('#');
-          w.put_hex(hash_key(v, 0));
+          w.put_hex(seeded_hash(v, 0));
         }
         break;
       }
@@ -110,7 +81,7 @@ void build_limit_calls(const Route& route, std::span<const LimitPolicy> limits,
                        const ForwardRequest& request, const Facts& facts, int ipv6_prefix,
                        LimitCalls& out, const Escalation* escalation, BanSource source) {
   out.count = 0;
-  const std::uint64_t seed = key_hash_seed();
+  const std::uint64_t seed = process_hash_seed();
   std::span<char> free(out.buffer);
   for (std::size_t index = 0; index < limits.size(); ++index) {
     const LimitPolicy& limit = limits[index];
@@ -124,7 +95,7 @@ void build_limit_calls(const Route& route, std::span<const LimitPolicy> limits,
     LimitCall& call = out.calls[i];
     call.rate = limit.rate;
     call.key = std::string_view(w.data(), w.size());
-    call.key_hash = hash_key(call.key, seed);
+    call.key_hash = seeded_hash(call.key, seed);
     call.ban = nullptr;
     call.limit = static_cast<int>(index);
     free = free.subspan(w.size());

@@ -23,10 +23,6 @@ struct LimitCalls {
   std::span<const LimitCall> view() const { return {calls.data(), count}; }
 };
 
-// Seed of the key hash; random per process so clients cannot aim at collisions.
-std::uint64_t key_hash_seed();
-std::uint64_t hash_key(std::string_view key, std::uint64_t seed);
-
 // Fills `out` with one call per limit of `limits` (a route's limits or its failure limits) that
 // applies: a limit keyed on the username does not without one. With `escalation`, a limit that
 // bans carries its ban order (subject, scope, duration); without, nobody is banned (shadow,

@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "guard/core/limit_key.h"
 #include "guard/store/local_store.h"
+#include "guard/text/seeded_hash.h"
 
 namespace edgeguard {
 namespace {
@@ -18,7 +18,7 @@ TEST(TsanConcurrency, StoreUnderManyKeysWithAMetricsReader) {
   constexpr std::int64_t kBurst = 7;
   LocalLimitStore store(20'000);  // small: eviction and rebuilds happen throughout
   const GcraRate rate{1'000'000'000'000, 1'000'000'000'000 * kBurst, kBurst};
-  const std::uint64_t seed = key_hash_seed();
+  const std::uint64_t seed = process_hash_seed();
   const std::string shared_key = "route\x1flimit\x1fshared";
 
   std::atomic<bool> done{false};
@@ -38,8 +38,8 @@ TEST(TsanConcurrency, StoreUnderManyKeysWithAMetricsReader) {
         const std::string key = "route\x1flimit\x1f" + std::to_string(t) + "-" + std::to_string(i);
         // Two limits per request, as a route with per-ip and route-wide limits has.
         const std::array<LimitCall, 2> calls{
-            LimitCall{rate, key, hash_key(key, seed)},
-            LimitCall{rate, shared_key, hash_key(shared_key, seed)}};
+            LimitCall{rate, key, seeded_hash(key, seed)},
+            LimitCall{rate, shared_key, seeded_hash(shared_key, seed)}};
         const auto out = store.try_admit(calls, 1'000'000'000, false);
         ASSERT_TRUE(out.has_value());
         if (out->allowed) shared_admitted.fetch_add(1, std::memory_order_relaxed);
