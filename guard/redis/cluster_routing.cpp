@@ -10,33 +10,6 @@ constexpr auto kMinRefreshInterval = std::chrono::milliseconds(50);
 
 }  // namespace
 
-// ---- the process's map --------------------------------------------------------------------
-
-SharedSlotMap::SharedSlotMap() : map_(std::make_shared<const SlotMap>()) {}
-
-SharedSlotMap::Snapshot SharedSlotMap::get() const {
-  std::lock_guard lock(mu_);
-  return {map_, generation_.load(std::memory_order_relaxed)};
-}
-
-void SharedSlotMap::publish(SlotMap map) {
-  auto next = std::make_shared<const SlotMap>(std::move(map));
-  std::lock_guard lock(mu_);
-  map_ = std::move(next);
-  generation_.fetch_add(1, std::memory_order_release);
-}
-
-void SharedSlotMap::publish_moved(const Redirect& moved) {
-  std::lock_guard lock(mu_);
-  auto next = std::make_shared<SlotMap>(*map_);
-  next->owner[static_cast<std::size_t>(moved.slot)] =
-      static_cast<std::int16_t>(next->intern(moved.target));
-  map_ = std::move(next);
-  generation_.fetch_add(1, std::memory_order_release);
-}
-
-// ---- one thread's routing -----------------------------------------------------------------
-
 ClusterRouting::ClusterRouting(RedisNodePool& pool, SharedSlotMap& shared,
                                std::vector<RedisEndpoint> seeds, std::int64_t attempt_timeout_ns)
     : pool_(pool),
@@ -45,16 +18,18 @@ ClusterRouting::ClusterRouting(RedisNodePool& pool, SharedSlotMap& shared,
       attempt_timeout_(attempt_timeout_ns),
       attempt_timer_(pool.io()) {
   for (const RedisEndpoint& seed : seeds_) pool_.node(seed);
-  adopt(shared_.get());
+  adopt();
 }
 
 ClusterRouting::~ClusterRouting() {
   alive_.reset();
 }
 
-void ClusterRouting::adopt(SharedSlotMap::Snapshot snapshot) {
-  map_ = std::move(snapshot.map);
-  generation_ = snapshot.generation;
+// The generation is read before the map: the map is at least that new (a newer one is adopted
+// again at the next sync, harmlessly).
+void ClusterRouting::adopt() {
+  generation_ = shared_.generation();
+  map_ = shared_.get();
   slot_nodes_.assign(map_->masters.size(), nullptr);
   if (on_change_) on_change_();
 }
@@ -72,7 +47,12 @@ bool ClusterRouting::is_master(const RedisEndpoint& endpoint) const {
 }
 
 void ClusterRouting::on_moved(const Redirect& moved) {
-  shared_.publish_moved(moved);
+  shared_.update([&moved](const SlotMap& latest) {
+    auto next = std::make_shared<SlotMap>(latest);
+    next->owner[static_cast<std::size_t>(moved.slot)] =
+        static_cast<std::int16_t>(next->intern(moved.target));
+    return next;
+  });
   sync();
   refresh();
 }
@@ -127,7 +107,7 @@ void ClusterRouting::ask_next(std::size_t attempts_left) {
                              asked = node->endpoint](redisReply* reply) {
           if (alive.expired() || attempt != attempt_ || !refreshing_) return;
           if (auto map = parse_cluster_slots(reply, asked)) {
-            shared_.publish(std::move(*map));
+            shared_.publish(std::make_shared<const SlotMap>(std::move(*map)));
             sync();
             end_refresh();
           } else {

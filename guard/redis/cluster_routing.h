@@ -2,10 +2,10 @@
 // Redis Cluster routing: which master serves each hash slot, and asking the cluster again.
 //
 // The slot map is a fact about the cluster, the same for every io thread, so a process keeps
-// one (SharedSlotMap) and what any thread learns routes every thread's next request: a thread
-// that had no traffic for a moved slot does not have to fail on it first, and the map is asked
-// for once per process rather than once per thread. Connections and breakers stay per thread
-// (a stalled connection is one thread's), so ClusterRouting routes over this thread's
+// one (SharedSlotMap, a Published<SlotMap>) and what any thread learns routes every thread's next
+// request: a thread that had no traffic for a moved slot does not have to fail on it first, and the
+// map is asked for once per process rather than once per thread. Connections and breakers stay per
+// thread (a stalled connection is one thread's), so ClusterRouting routes over this thread's
 // RedisNodePool.
 //
 // The map is asked for again after a MOVED, after a connection to a node failed (a master
@@ -13,43 +13,23 @@
 // while a node's breaker is open. A refresh asks one node at a time, rotating through every
 // node it knows (seeds, masters, replicas), skipping nodes whose breaker is open, and moves on
 // to the next when one fails or does not answer in time.
-#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "guard/redis/cluster_slots.h"
 #include "guard/redis/node_pool.h"
+#include "guard/sync/published.h"
 
 namespace edgeguard {
 
 // One per process. Readers check the generation (one atomic load per request) and copy the
 // map only when it changed.
-class SharedSlotMap {
- public:
-  struct Snapshot {
-    std::shared_ptr<const SlotMap> map;
-    std::uint64_t generation = 0;
-  };
-
-  SharedSlotMap();
-  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  Snapshot get() const;
-  void publish(SlotMap map);
-  // Patches the latest map (not the caller's copy), so redirects seen by two threads at once
-  // are both kept.
-  void publish_moved(const Redirect& moved);
-
- private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const SlotMap> map_;
-  std::atomic<std::uint64_t> generation_{0};
-};
+using SharedSlotMap = Published<SlotMap>;
 
 class ClusterRouting {
  public:
@@ -66,7 +46,7 @@ class ClusterRouting {
 
   // Adopts the process's latest map if it changed since this thread last looked.
   void sync() {
-    if (shared_.generation() != generation_) adopt(shared_.get());
+    if (shared_.generation() != generation_) adopt();
   }
 
   // The master serving `slot` in the map this thread last adopted, or the first seed while the
@@ -90,7 +70,7 @@ class ClusterRouting {
   void start_refresh();
   void ask_next(std::size_t attempts_left);
   void end_refresh();
-  void adopt(SharedSlotMap::Snapshot snapshot);
+  void adopt();
   std::vector<RedisEndpoint> sources() const;
 
   RedisNodePool& pool_;

@@ -68,8 +68,8 @@ void RedisBanSync::subscribe_next() {
   // Where to listen: the configured nodes, then (Cluster) every node of the slot map.
   std::vector<RedisEndpoint> nodes = shared_->seeds();
   if (shared_->cluster()) {
-    const auto snapshot = shared_->slot_map().get();
-    for (const auto* list : {&snapshot.map->masters, &snapshot.map->replicas}) {
+    const auto map = shared_->slot_map().get();
+    for (const auto* list : {&map->masters, &map->replicas}) {
       for (const RedisEndpoint& e : *list) {
         if (std::find(nodes.begin(), nodes.end(), e) == nodes.end()) nodes.push_back(e);
       }

@@ -121,7 +121,7 @@ class RedisSharedState {
   std::atomic<int> open_breakers_{0};
   RedisCounters counters_;
   DenyCache deny_cache_;
-  SharedSlotMap slot_map_;
+  SharedSlotMap slot_map_{std::make_shared<const SlotMap>()};
   BanKeys ban_keys_;
   std::function<void(std::int64_t)> on_latency_;
   std::function<void(bool, const std::string&)> on_breaker_;

@@ -1,6 +1,7 @@
 // Published<T> (guard/sync/published.h) under a reader and a publisher at once: the shape that
 // made ThreadSanitizer report std::atomic<std::shared_ptr> of libstdc++ 12 (tests/tsan.sh runs
-// this). Every version a reader takes must be whole, and the last one published must be seen.
+// this). Every version a reader takes must be whole, the last one published must be seen, and
+// updates made at once from two threads must all be kept.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -46,6 +47,31 @@ TEST(TsanConcurrency, PublishedVersionsAreWholeWhileTheNextIsPublished) {
   reader.join();
   EXPECT_EQ(current.get()->number, kVersions);
   EXPECT_EQ(current.generation(), static_cast<std::uint64_t>(kVersions));  // one per publish
+}
+
+// update() patches the latest version under the lock: two threads patching at once lose
+// nothing (a patch made from a copy read before the other's publish would drop that one).
+TEST(TsanConcurrency, PublishedUpdatesFromTwoThreadsAreAllKept) {
+  constexpr int kUpdatesPerThread = 10'000;
+  Published<Version> current(std::make_shared<const Version>());
+  std::atomic<int> ready{0};
+  auto patcher = [&] {
+    ready.fetch_add(1, std::memory_order_acq_rel);
+    while (ready.load(std::memory_order_acquire) < 2) std::this_thread::yield();  // overlap them
+    for (int i = 0; i < kUpdatesPerThread; ++i) {
+      current.update([](const Version& latest) {
+        return std::make_shared<const Version>(Version{latest.number + 1, latest.twice + 2});
+      });
+    }
+  };
+  std::thread a(patcher);
+  std::thread b(patcher);
+  a.join();
+  b.join();
+  const auto last = current.get();
+  EXPECT_EQ(last->number, 2 * kUpdatesPerThread);
+  EXPECT_EQ(last->twice, 4 * kUpdatesPerThread);
+  EXPECT_EQ(current.generation(), static_cast<std::uint64_t>(2 * kUpdatesPerThread));
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ TEST_F(RedisClusterTest, ThreadsSharingOneSlotMapStayExact) {
   SlotMap wrong;
   wrong.owner.fill(static_cast<std::int16_t>(
       wrong.intern(*parse_redis_endpoint(cluster_->addresses().front()))));
-  shared->slot_map().publish(wrong);
+  shared->slot_map().publish(std::make_shared<const SlotMap>(std::move(wrong)));
 
   const GcraRate r = rate(10, kHour, 3);
   constexpr int kKeys = 40;
