@@ -3,6 +3,8 @@
 #include <cstring>
 #include <random>
 
+#include "guard/text/swar.h"
+
 namespace edgeguard {
 namespace {
 
@@ -32,11 +34,7 @@ std::uint64_t seeded_hash(std::string_view text, std::uint64_t seed) {
   std::uint64_t h = mix(seed ^ (text.size() * 0x9e3779b97f4a7c15ULL));
   const char* p = text.data();
   std::size_t n = text.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t chunk;
-    std::memcpy(&chunk, p, 8);
-    h = mix(h ^ chunk);
-  }
+  for (; n >= 8; p += 8, n -= 8) h = mix(h ^ swar::load8(p));
   std::uint64_t tail = 0;
   if (n >= 4) {
     std::uint32_t first, last;
