@@ -137,6 +137,12 @@ mutant ban-storm-per-replica deploy/prometheus/alerts.yml \
   '' '^deploy\.promtool_test_rules$'
 
 # Bans in Redis (issue 12; issues 13 and 17 across replicas).
+# The limit script builds the bans' library only for a denial with a ban order (issue 16): a
+# call that got no ban_order from it would deny without banning.
+mutant redis-limit-script-bans-nothing guard/redis/gcra_script.cpp \
+  "      local ban_order = ban_library()" \
+  "      local ban_order = function() return {0, 0, 0} end" \
+  redis_tests '^RedisStoreBansTest\.TheDenialBansInOneRoundTrip'
 mutant redis-ban-not-published guard/redis/ban_script.cpp \
   "redis.call('PUBLISH', channel, 'ban ' .. num(dur_ns) .. ' ' .. value)" \
   "local unpublished = value" \
