@@ -7,6 +7,7 @@ started=()
 servers=()
 declare -A port pid admin_port
 redis_port=
+redis_pid=
 
 bench_cleanup() {
   local p
@@ -102,12 +103,13 @@ start_nginx() {
   wait_http "http://127.0.0.1:${port[$name]}/" "${pid[$name]}" 60
 }
 
-# start_redis CPU: a redis-server without persistence; sets redis_port.
+# start_redis CPU: a redis-server without persistence; sets redis_port and redis_pid.
 start_redis() {
   redis_port=$(free_port)
   $(pin "$1") redis-server --bind 127.0.0.1 --port "$redis_port" --save "" \
     --appendonly no --dir "$run_dir" >"$run_dir/redis.log" 2>&1 &
-  started+=("$!")
+  redis_pid=$!
+  started+=("$redis_pid")
   local deadline=$((SECONDS + 10))
   until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do
     ((SECONDS < deadline)) || { echo "bench: redis-server not answering" >&2; exit 1; }

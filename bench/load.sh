@@ -112,8 +112,11 @@ run() {
   local extra=()
   [[ $mode == close ]] && extra=(-H "Connection: close")
   local out=$run_dir/wrk-$name-$script-$mode-$round${pace:+-paced}.txt
-  local before after sys_before sys_after redis_before="0 0" redis_after="0 0"
-  [[ $name == edgeguard-redis ]] && redis_before=$(redis_calls)
+  local before after sys_before sys_after redis_before="0 0" redis_after="0 0" rcpu_before=0 rcpu_after=0
+  if [[ $name == edgeguard-redis ]]; then
+    redis_before=$(redis_calls)
+    rcpu_before=$(cpu_ticks "$redis_pid")
+  fi
   before=$(cpu_ticks "$pid")
   sys_before=$(sys_ticks "$pid")
   if [[ -n $pace ]]; then
@@ -126,7 +129,10 @@ run() {
   fi
   after=$(cpu_ticks "$pid")
   sys_after=$(sys_ticks "$pid")
-  [[ $name == edgeguard-redis ]] && redis_after=$(redis_calls)
+  if [[ $name == edgeguard-redis ]]; then
+    redis_after=$(redis_calls)
+    rcpu_after=$(cpu_ticks "$redis_pid")
+  fi
   if ! kill -0 "$pid" 2>/dev/null; then
     BENCH_KEEP=1
     echo "load.sh: $name exited during the $script $mode run; logs in $run_dir" >&2
@@ -154,6 +160,9 @@ run() {
       -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[1] - x[1]) / n }')
     result[$name,$cell,$script,rall]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
       -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[2] - x[2]) / n }')
+    # redis-server's own CPU per call: what the shared store costs beside edgeguard.
+    result[$name,$cell,$script,rcpu]+=" "$(awk -v d=$((rcpu_after - rcpu_before)) -v hz="$clk_tck" \
+      -v n="$requests" 'BEGIN { printf "%.2f", d * 1000000 / hz / n }')
   fi
   return 0
 }
@@ -297,6 +306,7 @@ for setup in $setups; do
         format=%.0f
         [[ $key == *,cpu || $key == *,deny ]] && format=%.1f
         [[ $key == *,rcmd || $key == *,rall ]] && format=%.3f
+        [[ $key == *,rcpu ]] && format=%.2f
         [[ $key == *,$mode,$script,* || $key == *,$mode+same,$script,* ]] &&
           median[$key]=$(median "$format" ${result[$key]})
       done
@@ -306,7 +316,7 @@ for setup in $setups; do
       print_cell "$script" "$mode" "$label"
       [[ -n $pace ]] && same_load_rows+=("$(print_cell "$script" "$mode+same" "$label, pace $pace ms")")
       if [[ -n "${pid[edgeguard-redis]:-}" ]]; then
-        redis_summary+=("$script $label: ${median[edgeguard-redis,$mode,$script,rcmd]} sent, ${median[edgeguard-redis,$mode,$script,rall]} with the script's own")
+        redis_summary+=("$script $label: ${median[edgeguard-redis,$mode,$script,rcmd]} sent, ${median[edgeguard-redis,$mode,$script,rall]} with the script's own, redis-server ${median[edgeguard-redis,$mode,$script,rcpu]} µs CPU")
       fi
     done
   done
@@ -322,7 +332,8 @@ for setup in $setups; do
   if ((${#redis_summary[@]})); then
     echo
     echo "Redis commands per guard request (INFO commandstats delta / requests, median): sent by"
-    echo "edgeguard (EVALSHA, ...), and with the TIME/GET/SET/DEL the limit script runs inside Redis:"
+    echo "edgeguard (EVALSHA, ...), and with the TIME/GET/SET/DEL the limit script runs inside Redis;"
+    echo "then redis-server's own CPU per guard request (its /proc ticks over the run):"
     printf '  %s\n' "${redis_summary[@]}"
   fi
   echo
