@@ -1,6 +1,7 @@
-# Shared by bench/load.sh and bench/profile.sh (sourced, not run): a scratch directory, the
-# example policy and its nginx peer on free loopback ports, an optional redis-server, and the
-# cleanup that stops everything started here. Callers set `root` and `build_dir` first.
+# Shared by bench/load.sh, bench/profile.sh and bench/redis_cost.sh (sourced, not run): a
+# scratch directory, the example policy and its nginx peer on free loopback ports, an optional
+# redis-server, the figures read from wrk and /proc, and the cleanup that stops everything
+# started here. Callers set `root` first, and `edgeguard_bin` before start_edgeguard.
 
 run_dir=$(mktemp -d /tmp/edgeguard-bench.XXXXXX)
 started=()
@@ -148,6 +149,23 @@ proc_ticks() {
 cpu_ticks() { proc_ticks "$1" '$12 + $13'; }
 sys_ticks() { proc_ticks "$1" '$13'; }
 clk_tck=$(getconf CLK_TCK)
+
+# us_per_call TICKS CALLS FORMAT: CPU ticks (clk_tck a second) spread over CALLS, in µs.
+us_per_call() {
+  awk -v d="$1" -v hz="$clk_tck" -v n="$2" -v f="$3" 'BEGIN { printf f, d * 1000000 / hz / n }'
+}
+
+# wrk_requests FILE: the requests a saved wrk output says it completed.
+wrk_requests() { awk '/requests in/ {print $1}' "$1"; }
+
+# median FORMAT VALUE...: the middle value, or the mean of the two middle ones.
+median() {
+  local format=$1
+  shift
+  printf '%s\n' "$@" | sort -g | awk -v f="$format" '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf f "\n", m }'
+}
 
 # wrk's script for a load: mix or flood.
 wrk_script() {

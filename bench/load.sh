@@ -139,7 +139,7 @@ run() {
     exit 1
   fi
   local requests rps p50 p99 non2xx errors
-  requests=$(awk '/requests in/ {print $1}' "$out")
+  requests=$(wrk_requests "$out")
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
   p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
   p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -149,8 +149,7 @@ run() {
   result[$name,$cell,$script,rps]+=" $rps"
   result[$name,$cell,$script,p50]+=" $p50"
   result[$name,$cell,$script,p99]+=" $p99"
-  result[$name,$cell,$script,cpu]+=" "$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
-    'BEGIN { printf "%.1f", d * 1000000 / hz / n }')
+  result[$name,$cell,$script,cpu]+=" "$(us_per_call $((after - before)) "$requests" %.1f)
   result[$name,$cell,$script,sys]+=" "$(awk -v s=$((sys_after - sys_before)) -v d=$((after - before)) \
     'BEGIN { if (d > 0) printf "%.0f", 100 * s / d; else print 0 }')
   result[$name,$cell,$script,deny]+=" "$(awk -v d="${non2xx:-0}" -v n="$requests" \
@@ -161,19 +160,9 @@ run() {
     result[$name,$cell,$script,rall]+=" "$(awk -v b="$redis_before" -v a="$redis_after" \
       -v n="$requests" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.3f", (y[2] - x[2]) / n }')
     # redis-server's own CPU per call: what the shared store costs beside edgeguard.
-    result[$name,$cell,$script,rcpu]+=" "$(awk -v d=$((rcpu_after - rcpu_before)) -v hz="$clk_tck" \
-      -v n="$requests" 'BEGIN { printf "%.2f", d * 1000000 / hz / n }')
+    result[$name,$cell,$script,rcpu]+=" "$(us_per_call $((rcpu_after - rcpu_before)) "$requests" %.2f)
   fi
   return 0
-}
-
-# median FORMAT VALUE...: the middle value, or the mean of the two middle ones.
-median() {
-  local format=$1
-  shift
-  printf '%s\n' "$@" | sort -g | awk -v f="$format" '{ v[NR] = $1 } END {
-    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf f "\n", m }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }

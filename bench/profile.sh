@@ -47,7 +47,7 @@ load() {
   [[ $2 == close ]] && extra=(-H "Connection: close")
   wrk -t1 -c8 -d"$duration" "${extra[@]}" -s "$(wrk_script "$script")" \
     "http://127.0.0.1:${port[$1]}/" -- seed=42 >"$run_dir/wrk-$1-$2.txt"
-  awk '/requests in/ {print $1}' "$run_dir/wrk-$1-$2.txt"
+  wrk_requests "$run_dir/wrk-$1-$2.txt"
 }
 
 # Every thread of PID and of its children (nginx's workers), for strace -p.

@@ -45,30 +45,27 @@ for ((round = 1; round <= rounds; round++)); do
     start_edgeguard "eg$b-$round" 1 1 "$(redis_store_sed)"
     redis-cli -p "$redis_port" config resetstat >/dev/null
     before=$(cpu_ticks "$redis_pid")
-    taskset -c 0 wrk -t1 -c"$connections" -d"$duration" -s "$root/bench/load/forwardauth_mix.lua" \
+    taskset -c 0 wrk -t1 -c"$connections" -d"$duration" -s "$(wrk_script mix)" \
       "http://127.0.0.1:${port[eg$b-$round]}/" -- seed=42 >"$run_dir/wrk-$b-$round.txt"
     after=$(cpu_ticks "$redis_pid")
     stats=$(redis-cli -p "$redis_port" info commandstats | tr -d '\r')
     kill -TERM "${pid[eg$b-$round]}"
     wait "${pid[eg$b-$round]}" 2>/dev/null || true
-    calls=$(awk '/requests in/ {print $1}' "$run_dir/wrk-$b-$round.txt")
+    calls=$(wrk_requests "$run_dir/wrk-$b-$round.txt")
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$run_dir/wrk-$b-$round.txt")
     evalsha=$(awk -F'[:=,]' '$1 == "cmdstat_evalsha" {print $3}' <<<"$stats")
     usec=$(awk -F'[:=,]' '$1 == "cmdstat_evalsha" {print $7}' <<<"$stats")
-    cpu=$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$calls" \
-      'BEGIN { printf "%.2f", d * 1000000 / hz / n }')
+    cpu=$(us_per_call $((after - before)) "$calls" %.2f)
     cpu_of[$b]+=" $cpu"
     usec_of[$b]+=" $usec"
     printf '| %s | %d | %s | %.3f | %s | %s |\n' "$b" "$round" "$rps" \
       "$(awk -v e="${evalsha:-0}" -v n="$calls" 'BEGIN { print e / n }')" "$cpu" "$usec"
   done
 done
-# med VALUE...: the middle value (the lower middle of an even count).
-med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 for ((b = 1; b <= $#; b++)); do
   # shellcheck disable=SC2086
-  echo "binary $b (${!b}): median redis-server CPU $(med ${cpu_of[$b]}) µs per call," \
-    "$(med ${usec_of[$b]}) µs per EVALSHA in Redis"
+  echo "binary $b (${!b}): median redis-server CPU $(median %.2f ${cpu_of[$b]}) µs per call," \
+    "$(median %.2f ${usec_of[$b]}) µs per EVALSHA in Redis"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
