@@ -55,24 +55,8 @@ fi
 edgeguard_bin=$build_dir/guard/edgeguard
 [[ -x "$edgeguard_bin" ]] || { echo "hostile.sh: no binary at $edgeguard_bin" >&2; exit 2; }
 
-run_dir=$(mktemp -d /tmp/edgeguard-hostile.XXXXXX)
-started=()
-cleanup() {
-  local pid
-  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-    echo "scratch directory kept: $run_dir" >&2
-  else
-    rm -rf "$run_dir"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 # The example policy as in load.sh: one thread, its data files next to the config.
 country_db=$(sed -n 's/^geoip:.*country_db: *\([^,} ]*\).*/\1/p' "$root/config/edgeguard.yaml")
@@ -82,17 +66,17 @@ if [[ -n "$country_db" ]]; then
   cp "$root/tests/data/maxmind/GeoIP2-Country-Test.mmdb" "$run_dir/$country_db"
 fi
 [[ -n "$nodes_file" ]] && cp "$root/config/$nodes_file" "$run_dir/$nodes_file"
-port=$(free_port)
+eg_port=$(free_port)
 admin=$(free_port)
-sed -e "s/^listen:.*/listen: 127.0.0.1:$port/" -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$admin/" \
+sed -e "s/^listen:.*/listen: 127.0.0.1:$eg_port/" -e "s/^admin_listen:.*/admin_listen: 127.0.0.1:$admin/" \
     -e "s/^threads:.*/threads: 1/" "$root/config/edgeguard.yaml" >"$run_dir/edgeguard.yaml"
 taskset -c "$server_cpu" "$edgeguard_bin" serve --config "$run_dir/edgeguard.yaml" \
   >"$run_dir/edgeguard.log" 2>&1 &
-pid=$!
-started+=("$pid")
+eg_pid=$!
+started+=("$eg_pid")
 deadline=$((SECONDS + 10))
 until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$admin/healthz"; do
-  kill -0 "$pid" 2>/dev/null || { echo "hostile.sh: edgeguard exited, see $run_dir" >&2; exit 1; }
+  kill -0 "$eg_pid" 2>/dev/null || { echo "hostile.sh: edgeguard exited, see $run_dir" >&2; exit 1; }
   ((SECONDS < deadline)) || { echo "hostile.sh: edgeguard not answering" >&2; exit 1; }
   sleep 0.05
 done
@@ -100,19 +84,7 @@ done
 metric() {
   curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {printf "%.0f", $2}'
 }
-rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status"; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}'; }
-clk_tck=$(getconf CLK_TCK)
-to_us() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000; else if (v ~ /s$/) m = 1000000; else m = 1
-    printf "%.0f", n * m }'
-}
-median() {
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'
-}
+rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$eg_pid/status"; }
 
 declare -A result
 hostile_stats=()
@@ -121,7 +93,7 @@ run() {
   local mode=$1 load=$2 round=$3 holder="" out=$run_dir/wrk-$1-$2-$3.txt extra=()
   [[ $mode == close ]] && extra=(-H "Connection: close")
   if [[ $load == hostile ]]; then
-    taskset -c "$client_cpu" python3 "$root/bench/load/hostile_clients.py" "$port" "$idle_n" \
+    taskset -c "$client_cpu" python3 "$root/bench/load/hostile_clients.py" "$eg_port" "$idle_n" \
       "$slow_n" >"$run_dir/hostile-$mode-$round.txt" &
     holder=$!
     started+=("$holder")
@@ -134,10 +106,10 @@ run() {
     ready_at=$SECONDS
   fi
   local before after
-  before=$(cpu_ticks)
+  before=$(cpu_ticks "$eg_pid")
   taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "${extra[@]}" \
-    -s "$root/bench/load/forwardauth_mix.lua" "http://127.0.0.1:$port/" -- seed=42 >"$out"
-  after=$(cpu_ticks)
+    -s "$(wrk_script mix)" "http://127.0.0.1:$eg_port/" -- seed=42 >"$out"
+  after=$(cpu_ticks "$eg_pid")
   local rss open
   rss=$(rss_mb)
   open=$(metric edgeguard_open_connections)
@@ -157,15 +129,14 @@ run() {
     wait "$holder" || true
     hostile_stats+=("$mode round $round: $(tail -1 "$run_dir/hostile-$mode-$round.txt")")
   fi
-  kill -0 "$pid" 2>/dev/null || { BENCH_KEEP=1; echo "hostile.sh: edgeguard died" >&2; exit 1; }
+  kill -0 "$eg_pid" 2>/dev/null || { BENCH_KEEP=1; echo "hostile.sh: edgeguard died" >&2; exit 1; }
   local requests errors
-  requests=$(awk '/requests in/ {print $1}' "$out")
+  requests=$(wrk_requests "$out")
   errors=$(awk '/Socket errors/ {sub(/^.*errors: /, ""); gsub(/ /, ""); print}' "$out")
   result[$mode,$load,rps]+=" $(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")"
   result[$mode,$load,p50]+=" $(to_us "$(awk '$1 == "50%" {print $2}' "$out")")"
   result[$mode,$load,p99]+=" $(to_us "$(awk '$1 == "99%" {print $2}' "$out")")"
-  result[$mode,$load,cpu]+=" $(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" \
-    'BEGIN { printf "%.1f", d * 1000000 / hz / n }')"
+  result[$mode,$load,cpu]+=" $(us_per_call $((after - before)) "$requests" %.1f)"
   result[$mode,$load,deny]+=" $(awk -v d="$(awk '/Non-2xx/ {print $NF}' "$out")" -v n="$requests" \
     'BEGIN { printf "%.1f", 100 * d / n }')"
   result[$mode,$load,rss]+=" $rss"
@@ -189,17 +160,17 @@ for mode in $modes; do
   [[ $mode == keepalive ]] && label=keep-alive
   [[ $mode == close ]] && label="new conn/req"
   for load in quiet hostile; do
-    echo "| $label | $load | $(median ${result[$mode,$load,rps]}) |" \
-      "$(median ${result[$mode,$load,p50]}) | $(median ${result[$mode,$load,p99]}) |" \
-      "$(median ${result[$mode,$load,cpu]}) | $(median ${result[$mode,$load,deny]}) |" \
-      "${result[$mode,$load,errors]# } | $(median ${result[$mode,$load,rss]}) |" \
-      "$(median ${result[$mode,$load,open]}) |"
+    echo "| $label | $load | $(median %g ${result[$mode,$load,rps]}) |" \
+      "$(median %g ${result[$mode,$load,p50]}) | $(median %g ${result[$mode,$load,p99]}) |" \
+      "$(median %g ${result[$mode,$load,cpu]}) | $(median %g ${result[$mode,$load,deny]}) |" \
+      "${result[$mode,$load,errors]# } | $(median %g ${result[$mode,$load,rss]}) |" \
+      "$(median %g ${result[$mode,$load,open]}) |"
   done
   echo "| $label | **hostile/quiet** |" \
-    "$(awk -v a="$(median ${result[$mode,hostile,rps]})" -v b="$(median ${result[$mode,quiet,rps]})" 'BEGIN { printf "%.2f", a / b }') |" \
-    "$(awk -v a="$(median ${result[$mode,hostile,p50]})" -v b="$(median ${result[$mode,quiet,p50]})" 'BEGIN { printf "%.2f", a / b }') |" \
-    "$(awk -v a="$(median ${result[$mode,hostile,p99]})" -v b="$(median ${result[$mode,quiet,p99]})" 'BEGIN { printf "%.2f", a / b }') |" \
-    "$(awk -v a="$(median ${result[$mode,hostile,cpu]})" -v b="$(median ${result[$mode,quiet,cpu]})" 'BEGIN { printf "%.2f", a / b }') | | | | |"
+    "$(awk -v a="$(median %g ${result[$mode,hostile,rps]})" -v b="$(median %g ${result[$mode,quiet,rps]})" 'BEGIN { printf "%.2f", a / b }') |" \
+    "$(awk -v a="$(median %g ${result[$mode,hostile,p50]})" -v b="$(median %g ${result[$mode,quiet,p50]})" 'BEGIN { printf "%.2f", a / b }') |" \
+    "$(awk -v a="$(median %g ${result[$mode,hostile,p99]})" -v b="$(median %g ${result[$mode,quiet,p99]})" 'BEGIN { printf "%.2f", a / b }') |" \
+    "$(awk -v a="$(median %g ${result[$mode,hostile,cpu]})" -v b="$(median %g ${result[$mode,quiet,cpu]})" 'BEGIN { printf "%.2f", a / b }') | | | | |"
 done
 echo
 echo "Hostile clients (slow_cut_*: seconds from a slow client's first byte to its cut; idle_cut_*:"

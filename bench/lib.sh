@@ -1,4 +1,4 @@
-# Shared by bench/load.sh, bench/profile.sh and bench/redis_cost.sh (sourced, not run): a
+# Shared by bench/load.sh, profile.sh, redis_cost.sh and hostile.sh (sourced, not run): a
 # scratch directory, the example policy and its nginx peer on free loopback ports, an optional
 # redis-server, the figures read from wrk and /proc, and the cleanup that stops everything
 # started here. Callers set `root` first, and `edgeguard_bin` before start_edgeguard.
@@ -153,6 +153,14 @@ clk_tck=$(getconf CLK_TCK)
 # us_per_call TICKS CALLS FORMAT: CPU ticks (clk_tck a second) spread over CALLS, in µs.
 us_per_call() {
   awk -v d="$1" -v hz="$clk_tck" -v n="$2" -v f="$3" 'BEGIN { printf f, d * 1000000 / hz / n }'
+}
+
+# wrk latency like "334.00us", "5.12ms", "1.02s" -> microseconds
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000; else if (v ~ /s$/) m = 1000000; else m = 1
+    printf "%.0f", n * m }'
 }
 
 # wrk_requests FILE: the requests a saved wrk output says it completed.

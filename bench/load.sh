@@ -88,14 +88,6 @@ start_floor() {
   done
 }
 
-# wrk latency like "334.00us", "5.12ms", "1.02s" -> microseconds
-to_us() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000; else if (v ~ /s$/) m = 1000000; else m = 1
-    printf "%.0f", n * m }'
-}
-
 declare -A result median
 # Set per setup: wrk's threads and pinning.
 wrk_threads=1
@@ -106,7 +98,7 @@ wrk_cpu=
 run() {
   local name=$1 script=$2 mode=$3 round=$4 pace=${5:-}
   local cell=$mode${pace:++same}
-  local port=${port[$name]} pid=${pid[$name]}
+  local server_port=${port[$name]} server_pid=${pid[$name]}
   local lua=$root/bench/load/forwardauth_mix.lua
   [[ $script == flood ]] && lua=$root/bench/load/flood.lua
   local extra=()
@@ -117,23 +109,23 @@ run() {
     redis_before=$(redis_calls)
     rcpu_before=$(cpu_ticks "$redis_pid")
   fi
-  before=$(cpu_ticks "$pid")
-  sys_before=$(sys_ticks "$pid")
+  before=$(cpu_ticks "$server_pid")
+  sys_before=$(sys_ticks "$server_pid")
   if [[ -n $pace ]]; then
     EG_WRK_DELAY_MS=$pace $(pin "$wrk_cpu") wrk -t"$wrk_threads" -c"$connections" \
-      -d"$same_load_duration" --latency "${extra[@]}" -s "$lua" "http://127.0.0.1:$port/" \
+      -d"$same_load_duration" --latency "${extra[@]}" -s "$lua" "http://127.0.0.1:$server_port/" \
       -- "seed=$seed" >"$out"
   else
     $(pin "$wrk_cpu") wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency "${extra[@]}" \
-      -s "$lua" "http://127.0.0.1:$port/" -- "seed=$seed" >"$out"
+      -s "$lua" "http://127.0.0.1:$server_port/" -- "seed=$seed" >"$out"
   fi
-  after=$(cpu_ticks "$pid")
-  sys_after=$(sys_ticks "$pid")
+  after=$(cpu_ticks "$server_pid")
+  sys_after=$(sys_ticks "$server_pid")
   if [[ $name == edgeguard-redis ]]; then
     redis_after=$(redis_calls)
     rcpu_after=$(cpu_ticks "$redis_pid")
   fi
-  if ! kill -0 "$pid" 2>/dev/null; then
+  if ! kill -0 "$server_pid" 2>/dev/null; then
     BENCH_KEEP=1
     echo "load.sh: $name exited during the $script $mode run; logs in $run_dir" >&2
     exit 1
@@ -245,7 +237,7 @@ for setup in $setups; do
     threads=1 workers=1 server_pin=$server_cpu wrk_threads=1 wrk_cpu=$client_cpu
     shape="wrk -t1 on core $client_cpu; servers on core $server_cpu, 1 thread/worker each"
   else
-    threads=0 workers=$cores server_pin= wrk_threads=$cores wrk_cpu=
+    threads=0 workers=$cores server_pin='' wrk_threads=$cores wrk_cpu=
     shape="wrk -t$cores, edgeguard threads: 0, nginx $cores workers, nothing pinned"
   fi
   start_edgeguard edgeguard "$threads" "$server_pin"
