@@ -136,6 +136,12 @@ mutant ban-storm-per-replica deploy/prometheus/alerts.yml \
   '60 * sum by (route, instance) (rate(edgeguard_bans_total{source!="manual"}[5m])) > 10' \
   '' '^deploy\.promtool_test_rules$'
 
+# The Redis transport reads each readiness edge to the end (hiredis reads 16 KB per call): read
+# once per edge, and a long reply, or the end of a connection after its last reply, stalls.
+mutant redis-read-once-per-edge guard/redis/hiredis_asio.cpp \
+  "    } while (ac_ != nullptr && want_read_ && may_hold_more());" \
+  "    } while (false && may_hold_more());" \
+  redis_tests '^RedisConnectionTest\.(AReplyLargerThanOneRead|TheEndOfTheConnectionAfterAMessage)'
 # Bans in Redis (issue 12; issues 13 and 17 across replicas).
 # The limit script builds the bans' library only for a denial with a ban order (issue 16): a
 # call that got no ban_order from it would deny without banning.

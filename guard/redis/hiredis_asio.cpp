@@ -1,7 +1,10 @@
 #include "guard/redis/hiredis_asio.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 
 namespace edgeguard {
 
@@ -80,13 +83,26 @@ void HiredisAsioAdapter::on_ready(bool read, const boost::system::error_code& ec
   if (ec == asio::error::operation_aborted || ac_ == nullptr) return;
   if (read) {
     if (!want_read_) return;
-    redisAsyncHandleRead(ac_);  // may free the context
+    // hiredis reads at most 16 KB per call, and the edge is spent: read until the socket is
+    // drained, or a longer reply, or the end that follows a last reply, would wait for an edge
+    // that never comes.
+    do {
+      redisAsyncHandleRead(ac_);  // may free the context
+    } while (ac_ != nullptr && want_read_ && may_hold_more());
     if (ac_ != nullptr && want_read_) arm_read();
   } else {
     if (!want_write_) return;
     redisAsyncHandleWrite(ac_);  // may free the context
     if (ac_ != nullptr && want_write_) arm_write();
   }
+}
+
+// Data, an end or an error still in the socket: anything but "would block". One peek per
+// readiness edge, the EAGAIN that reading an edge-triggered socket to the end always costs.
+bool HiredisAsioAdapter::may_hold_more() const {
+  char byte;
+  const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 void HiredisAsioAdapter::post_flush() {

@@ -12,7 +12,8 @@
 // stream_descriptor::async_wait, which re-arms the descriptor with an epoll_ctl(MOD) on every
 // wait. The socket stays registered edge-triggered; the operation waits for the next edge, and
 // an edge that came while no wait was armed is remembered by the reactor, so the next wait
-// completes at once and hiredis reads (an EAGAIN at worst, never a lost reply).
+// completes at once. An edge is spent once reported, so each is read to the end: hiredis reads
+// at most 16 KB per call, and a peek after each read says whether it must read again.
 //
 // Lifetime: the adapter keeps itself alive until hiredis frees the context (the cleanup hook),
 // and each pending wait holds a reference, so a wait that completes after the context is gone
@@ -67,6 +68,7 @@ class HiredisAsioAdapter : public std::enable_shared_from_this<HiredisAsioAdapte
   void arm_write();
   void post_flush();
   void on_ready(bool read, const boost::system::error_code& ec);
+  bool may_hold_more() const;
   void unregister();
 
   redisAsyncContext* ac_;
