@@ -142,6 +142,7 @@ mutant redis-read-once-per-edge guard/redis/hiredis_asio.cpp \
   "    } while (ac_ != nullptr && want_read_ && may_hold_more());" \
   "    } while (false && may_hold_more());" \
   redis_tests '^RedisConnectionTest\.(AReplyLargerThanOneRead|TheEndOfTheConnectionAfterAMessage)'
+
 # Bans in Redis (issue 12; issues 13 and 17 across replicas).
 # The limit script builds the bans' library only for a denial with a ban order (issue 16): a
 # call that got no ban_order from it would deny without banning.

@@ -62,12 +62,7 @@ class RedisBanSyncTest : public ::testing::Test {
   }
   template <typename F>
   bool run_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      if (io_.stopped()) io_.restart();
-      io_.run_one_for(std::chrono::milliseconds(5));
-    }
-    return done();
+    return run_io_until(io_, std::move(done), timeout);
   }
   // A limit's denial on `r`, through its store, as a request would make it.
   LimitOutcome deny(Replica& r, const BanOrder& order, const std::string& key) {

@@ -12,28 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "tests/redis/redis_test_support.h"
 #include "tests/support/redis_fixture.h"
 
 namespace edgeguard {
 namespace {
 
-using namespace std::chrono_literals;
 using testing::RedisServer;
+using testing::run_io_until;
 using testing::TempDir;
 
 RedisEndpoint endpoint_of(const RedisServer& redis) {
   return RedisEndpoint{"127.0.0.1", redis.port()};
-}
-
-// Runs `io` until `done` or 5 s; the loop is what moves the connection.
-template <typename F>
-bool run_until(boost::asio::io_context& io, F done) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  return done();
 }
 
 TEST(RedisConnectionTest, AReplyLargerThanOneReadArrivesWhole) {
@@ -50,7 +40,7 @@ TEST(RedisConnectionTest, AReplyLargerThanOneReadArrivesWhole) {
   ASSERT_TRUE(conn.command(argv, [&](redisReply* reply) {
     got = reply != nullptr && reply->type == REDIS_REPLY_STRING ? reply->len : 0;
   }));
-  ASSERT_TRUE(run_until(io, [&] { return got.has_value(); })) << "the reply stalled part-read";
+  ASSERT_TRUE(run_io_until(io, [&] { return got.has_value(); })) << "the reply stalled part-read";
   EXPECT_EQ(*got, value.size());
 }
 
@@ -71,7 +61,7 @@ TEST(RedisConnectionTest, TheEndOfTheConnectionAfterAMessageIsSeen) {
       kinds.emplace_back(reply->element[0]->str, reply->element[0]->len);
     }
   }));
-  ASSERT_TRUE(run_until(io, [&] { return !kinds.empty(); }));
+  ASSERT_TRUE(run_io_until(io, [&] { return !kinds.empty(); }));
   ASSERT_EQ(kinds, std::vector<std::string>{"subscribe"});
 
   // The loop is not running: both arrive before it reads.
@@ -82,7 +72,7 @@ TEST(RedisConnectionTest, TheEndOfTheConnectionAfterAMessageIsSeen) {
   ASSERT_NE(killed, nullptr);
   EXPECT_EQ(killed->integer, 1);
 
-  ASSERT_TRUE(run_until(io, [&] { return kinds.size() >= 3; }))
+  ASSERT_TRUE(run_io_until(io, [&] { return kinds.size() >= 3; }))
       << "after the message, the end of the connection was never read";
   EXPECT_EQ(kinds, (std::vector<std::string>{"subscribe", "message", "lost"}));
 }
@@ -98,7 +88,7 @@ TEST(RedisConnectionTest, ASubscribedConnectionFreedByItsOwnerEndsOnce) {
   boost::asio::io_context io;
   auto conn = std::make_unique<RedisConnection>(io, endpoint_of(redis), RedisHandshake{});
   ASSERT_TRUE(conn->subscribe("bans", [&](redisReply* reply) { ++(reply ? subscribed : lost); }));
-  ASSERT_TRUE(run_until(io, [&] { return subscribed == 1; }));
+  ASSERT_TRUE(run_io_until(io, [&] { return subscribed == 1; }));
   conn.reset();
   io.restart();
   io.poll();

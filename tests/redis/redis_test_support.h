@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "guard/limit/gcra.h"
@@ -28,6 +29,19 @@ inline GcraRate rate(std::int64_t average, std::int64_t period_ns, std::int64_t 
 }
 
 constexpr std::int64_t kHour = 3'600'000'000'000;
+
+// Runs `io` (replies, timers, probes) until `done` or the timeout: the loop is what moves a
+// Redis connection, as an io thread's does.
+template <typename F>
+bool run_io_until(boost::asio::io_context& io, F done,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    if (io.stopped()) io.restart();
+    io.run_one_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
 
 // The fallback for on_error: local. Counts what it is asked and admits everything.
 class CountingStore final : public ImmediateLimitStore {
@@ -95,12 +109,7 @@ class StoreHarness {
   // Runs the loop (timers, probes) until `done` or the timeout.
   template <typename F>
   bool run_until(F done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      if (io.stopped()) io.restart();
-      io.run_one_for(std::chrono::milliseconds(5));
-    }
-    return done();
+    return run_io_until(io, std::move(done), timeout);
   }
 
   boost::asio::io_context io;
