@@ -95,12 +95,8 @@ class StoreHarness {
     }
     auto got = std::make_shared<std::optional<LimitOutcome>>();
     store->admit_async(calls, start, dry_run, [got](const LimitOutcome& o) { *got = o; });
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    while (!*got && std::chrono::steady_clock::now() < deadline) {
-      if (io.stopped()) io.restart();
-      io.run_one_for(std::chrono::milliseconds(5));
-    }
-    if (!*got) return std::nullopt;
+    const auto answered = [&got] { return got->has_value(); };
+    if (!run_io_until(io, answered, wait)) return std::nullopt;
     answer.outcome = **got;
     answer.elapsed_ns = mono_ns() - start;
     return answer;
