@@ -82,17 +82,19 @@ StoreWiring::StoreWiring(Service& service, const Policy& policy,
     error_ = error;
     return;
   }
-  impl_->redis->set_observers([impl](std::int64_t ns) { impl->redis_seconds.observe_ns(ns); },
-                              [](bool open, const std::string& why) {
-                                log_event(open ? "error" : "info",
-                                          open ? "store_fallback_on" : "store_fallback_off",
-                                          {{"store", "redis"}, {"why", why}});
-                              });
+  impl_->redis->set_observers(
+      [impl](std::int64_t ns) { impl->redis_seconds.observe_ns(ns); },
+      [](bool open, const std::string& why) {
+        log_event(open ? LogName("error") : LogName("info"),
+                  open ? LogName("store_fallback_on") : LogName("store_fallback_off"),
+                  {{"store", "redis"}, {"why", why}});
+      });
   impl->mirror = std::make_unique<RedisBanMirror>(service.local_bans());
   impl->ban_sync = std::make_unique<RedisBanSync>(
       maintenance, impl->redis, *impl->mirror, [](bool up, const std::string& node) {
         // Lost: bans made elsewhere reach this replica at the next resync after it is back.
-        log_event(up ? "info" : "error", up ? "ban_channel_subscribed" : "ban_channel_lost",
+        log_event(up ? LogName("info") : LogName("error"),
+                  up ? LogName("ban_channel_subscribed") : LogName("ban_channel_lost"),
                   {{"store", "redis"}, {"node", node}});
       });
   Service* s = &service;

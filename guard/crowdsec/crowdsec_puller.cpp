@@ -154,7 +154,7 @@ void CrowdsecPuller::on_answer(LapiResponse response, bool startup, std::int64_t
     stats_.pulls_ok.fetch_add(1, std::memory_order_relaxed);
     stats_.last_success_ns.store(now, std::memory_order_relaxed);
     if (failing_ || !first_outcome_) {
-      log_event("info", failing_ ? "crowdsec_pull_recovered" : "crowdsec_pulled",
+      log_event("info", failing_ ? LogName("crowdsec_pull_recovered") : LogName("crowdsec_pulled"),
                 {{"lapi", options_.lapi.url}, {"decisions", outcome.decisions}});
     }
     failing_ = false;

@@ -12,7 +12,7 @@ void log_decision(const Decision& d, const ForwardRequest* request, const IpAddr
   const LimitPolicy* limit = timed ? d.limit() : nullptr;
   const ForwardRequest none;
   const ForwardRequest& r = request != nullptr ? *request : none;
-  log_buffered(d.verdict == Verdict::allow ? "info" : "warn", "decision",
+  log_buffered(d.verdict == Verdict::allow ? LogName("info") : LogName("warn"), "decision",
                {{"verdict", to_string(d.verdict)},
                 {"reason", to_string(d.reason)},
                 {"route", d.route != nullptr ? std::string_view(d.route->name) : "default"},

@@ -46,18 +46,20 @@ thread_local std::string t_buffer;
 
 }  // namespace
 
-void format_log_line(std::string& out, std::string_view level, std::string_view event,
+void format_log_line(std::string& out, LogName level, LogName event,
                      std::initializer_list<LogField> fields) {
   out += "{\"ts\":\"";
   append_timestamp(out);
-  out += "\",\"level\":";
-  append_json_string(out, level);
-  out += ",\"event\":";
-  append_json_string(out, event);
-  for (const auto& [key, value] : fields) {
-    out += ',';
-    append_json_string(out, key);
-    out += ':';
+  // Level, event and field names were checked when compiled (LogName): nothing to escape.
+  out += "\",\"level\":\"";
+  out += level.text();
+  out += "\",\"event\":\"";
+  out += event.text();
+  out += '"';
+  for (const auto& [name, value] : fields) {
+    out += ",\"";
+    out += name.text();
+    out += "\":";
     if (value.is_number) {
       char buf[24];
       auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value.number);
@@ -70,16 +72,14 @@ void format_log_line(std::string& out, std::string_view level, std::string_view 
   out += "}\n";
 }
 
-void log_event(std::string_view level, std::string_view event,
-               std::initializer_list<LogField> fields) {
+void log_event(LogName level, LogName event, std::initializer_list<LogField> fields) {
   if (!g_enabled.load(std::memory_order_relaxed)) return;
   std::string line;
   format_log_line(line, level, event, fields);
   write_all(line);
 }
 
-void log_buffered(std::string_view level, std::string_view event,
-                  std::initializer_list<LogField> fields) {
+void log_buffered(LogName level, LogName event, std::initializer_list<LogField> fields) {
   if (!g_enabled.load(std::memory_order_relaxed)) return;
   format_log_line(t_buffer, level, event, fields);
   if (t_buffer.size() >= kFlushBytes) flush_log_buffer();
