@@ -264,6 +264,14 @@ mutant json-word-search-misses-quote guard/log/json_string.h \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\"') | swar::equal_to(w, '\\\\');" \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\\\\');" \
   unit_tests '^JsonString\.EveryByte'
+mutant json-bound-short-of-worst-case guard/log/json_string.h \
+  'return 2 + 6 * n;' \
+  'return 2 + 5 * n;' \
+  unit_tests '^JsonString\.TheWorstCase'
+mutant log-line-number-bound-short guard/log/event_log.cpp \
+  'constexpr std::size_t kNumberBytes = 20;' \
+  'constexpr std::size_t kNumberBytes = 19;' \
+  unit_tests '^EventLog\.TheLongestValues'
 mutant name-compare-skips-last-word guard/text/swar.h \
   'return lower_ascii(load8(a.data() + n - 8)) == load8(lower.data() + n - 8);' \
   'return true;' \

@@ -1,7 +1,9 @@
 #pragma once
 // A JSON string literal, quotes included: what logs and problem+json bodies both write.
 // Control characters are escaped, so nothing a client or a node list sends can break a line.
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -31,28 +33,46 @@ inline const char* find_special(const char* p, const char* end) {
 
 }  // namespace json_string_detail
 
-// Runs of plain characters are appended whole, found a word at a time.
-inline void append_json_string(std::string& out, std::string_view s) {
+// The most bytes write_json_string writes for `n` bytes of text: both quotes, and every byte
+// escaped as \u00XX.
+constexpr std::size_t json_string_bound(std::size_t n) {
+  return 2 + 6 * n;
+}
+
+// Writes `s` as a JSON string at `out`, which has room for json_string_bound(s.size()) bytes,
+// and returns the end. Runs of plain characters are copied whole, found a word at a time.
+inline char* write_json_string(char* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
+  *out++ = '"';
   const char* run = s.data();
   const char* const end = s.data() + s.size();
   for (;;) {
     const char* special = json_string_detail::find_special(run, end);
-    out.append(run, static_cast<std::size_t>(special - run));
+    const auto n = static_cast<std::size_t>(special - run);
+    if (n != 0) std::memcpy(out, run, n);  // a string_view may be empty with a null data()
+    out += n;
     if (special == end) break;
     const auto u = static_cast<unsigned char>(*special);
     if (u == '"' || u == '\\') {
-      out += '\\';
-      out += static_cast<char>(u);
+      *out++ = '\\';
+      *out++ = static_cast<char>(u);
     } else {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
+      std::memcpy(out, "\\u00", 4);
+      out[4] = kHex[u >> 4];
+      out[5] = kHex[u & 15];
+      out += 6;
     }
     run = special + 1;
   }
-  out += '"';
+  *out++ = '"';
+  return out;
+}
+
+inline void append_json_string(std::string& out, std::string_view s) {
+  const std::size_t at = out.size();
+  out.resize(at + json_string_bound(s.size()));
+  char* const end = write_json_string(out.data() + at, s);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 }  // namespace edgeguard

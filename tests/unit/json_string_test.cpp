@@ -1,6 +1,6 @@
-// append_json_string: what logs and problem+json bodies write for any value a client or a node
-// list controls. Plain runs are copied whole; quotes, backslashes and control bytes (DEL too)
-// are escaped wherever they stand, so nothing breaks a log line or a body.
+// append_json_string and write_json_string: what logs and problem+json bodies write for any value a
+// client or a node list controls. Plain runs are copied whole; quotes, backslashes and control
+// bytes (DEL too) are escaped wherever they stand, so nothing breaks a log line or a body.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -76,6 +76,19 @@ TEST(JsonString, ARealUserAgentAndUriPassWordByWord) {
   const std::string uri =
       "/api/v3/flows/executor/default-authentication-flow/?query=next%3D\"x\"\t";
   EXPECT_EQ(json(uri), json_by_bytes(uri));
+}
+
+// Callers size their buffer with json_string_bound before writing: the worst case, every byte a
+// control byte, must fill it exactly and write nothing past it.
+TEST(JsonString, TheWorstCaseFillsItsBoundExactly) {
+  for (std::size_t length : {0u, 1u, 7u, 8u, 9u, 31u}) {
+    const std::string s(length, '\x01');
+    std::string buf(json_string_bound(length) + 1, '#');
+    char* const end = write_json_string(buf.data(), s);
+    EXPECT_EQ(static_cast<std::size_t>(end - buf.data()), json_string_bound(length)) << length;
+    EXPECT_EQ(buf.back(), '#') << "written past the bound at length " << length;
+    EXPECT_EQ(std::string(buf.data(), end), json_by_bytes(s).substr(1)) << length;
+  }
 }
 
 }  // namespace
