@@ -272,6 +272,18 @@ mutant log-line-number-bound-short guard/log/event_log.cpp \
   'constexpr std::size_t kNumberBytes = 20;' \
   'constexpr std::size_t kNumberBytes = 19;' \
   unit_tests '^EventLog\.TheLongestValues'
+mutant header-value-last-word-unchecked guard/http/response_text.h \
+  'return swar::below_or_del(swar::load8(p + n - 8), 0x20) != 0;' \
+  'return false;' \
+  unit_tests '^ResponseText\.HeaderValuesLoseControlBytesAnywhere$'
+mutant header-value-keeps-controls guard/http/response_text.h \
+  'if (u >= 0x20 && u != 0x7f) *out++ = c;' \
+  'if (u != 0x7f) *out++ = c;' \
+  unit_tests '^Response\.AnEnrolledNodesIdentityCannotSplitTheResponse$'
+mutant response-number-count-short guard/http/response_text.h \
+  'void number(std::int64_t) { size_ += kNumberBytes; }' \
+  'void number(std::int64_t) { size_ += 2; }' \
+  unit_tests '^ResponseText\.EachPieceWritesNoMoreThanItCounted$'
 mutant name-compare-skips-last-word guard/text/swar.h \
   'return lower_ascii(load8(a.data() + n - 8)) == load8(lower.data() + n - 8);' \
   'return true;' \

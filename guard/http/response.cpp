@@ -1,48 +1,57 @@
 #include "guard/http/response.h"
 
-#include <charconv>
-
 #include "guard/clock/clock.h"
-#include "guard/log/json_string.h"
+#include "guard/http/response_text.h"
 #include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
 
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  out.append(buf, static_cast<std::size_t>(end - buf));
+using response_text::append;
+
+template <class Pieces>
+void status_line(Pieces& t, int status) {
+  t.text("HTTP/1.1 ");
+  t.number(status);
+  t.text(" ");
+  t.text(status_text(status));
+  t.text("\r\n");
 }
 
-void status_line(std::string& out, int status) {
-  out += "HTTP/1.1 ";
-  append_int(out, status);
-  out += ' ';
-  out += status_text(status);
-  out += "\r\n";
+// Values from node lists or the policy lose their control bytes (write_header_value).
+template <class Pieces>
+void header(Pieces& t, std::string_view name, std::string_view value) {
+  t.text(name);
+  t.text(": ");
+  t.header_value(value);
+  t.text("\r\n");
 }
 
-// Header values from node lists or the policy: drop control characters so nothing a node list
-// holds can split a header (response splitting).
-void header(std::string& out, std::string_view name, std::string_view value) {
-  out += name;
-  out += ": ";
-  for (char c : value) {
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
-  }
-  out += "\r\n";
+template <class Pieces>
+void number_header(Pieces& t, std::string_view name, std::int64_t value) {
+  t.text(name);
+  t.text(": ");
+  t.number(value);
+  t.text("\r\n");
 }
 
-void finish(std::string& out, std::string_view body, bool keep_alive, bool problem) {
-  if (problem) out += "Content-Type: application/problem+json\r\nCache-Control: no-store\r\n";
-  out += "Content-Length: ";
-  append_int(out, static_cast<std::int64_t>(body.size()));
-  out += "\r\n";
-  if (!keep_alive) out += "Connection: close\r\n";
-  out += "\r\n";
-  out += body;
+// The headers every response ends with, the blank line, and the body.
+template <class Pieces>
+void finish(Pieces& t, std::string_view body, bool keep_alive, bool problem) {
+  if (problem) t.text("Content-Type: application/problem+json\r\nCache-Control: no-store\r\n");
+  number_header(t, "Content-Length", static_cast<std::int64_t>(body.size()));
+  if (!keep_alive) t.text("Connection: close\r\n");
+  t.text("\r\n");
+  t.text(body);
+}
+
+// A problem+json body's first members: type, title and status.
+template <class Pieces>
+void problem_start(Pieces& t, std::string_view title, int status) {
+  t.text("{\"type\":\"about:blank\",\"title\":");
+  t.json(title);
+  t.text(",\"status\":");
+  t.number(status);
 }
 
 const char* deny_detail(const Decision& d) {
@@ -102,110 +111,123 @@ const char* status_text(int status) {
 
 void write_decision(std::string& out, const Decision& d, const Facts& facts, bool keep_alive) {
   const int status = d.status();
-  status_line(out, status);
   const std::string_view route = d.route != nullptr ? std::string_view(d.route->name) : "default";
-  header(out, "X-Edgeguard-Route", route);
   if (d.allowed()) {
-    if (facts.geo.has_country()) header(out, "X-Edgeguard-Country", facts.geo.country);
-    if (facts.geo.has_asn()) {
-      out += "X-Edgeguard-Asn: ";
-      append_int(out, facts.geo.asn);
-      out += "\r\n";
-    }
-    if (const DirectoryEntry* entry = facts.node) {
-      const TailnetNode& n = entry->node;
-      header(out, "Tailscale-User", n.user.empty() ? n.login : n.user);
-      header(out, "Tailscale-Login", n.login);
-      header(out, "Tailscale-Name", n.name);
-      header(out, "Tailscale-Node", n.id);
-      header(out, "Tailscale-Tags", entry->tags_header);
-    }
-    finish(out, {}, keep_alive, false);
+    append(out, [&](auto& t) {
+      status_line(t, status);
+      header(t, "X-Edgeguard-Route", route);
+      if (facts.geo.has_country()) header(t, "X-Edgeguard-Country", facts.geo.country);
+      if (facts.geo.has_asn()) number_header(t, "X-Edgeguard-Asn", facts.geo.asn);
+      if (const DirectoryEntry* entry = facts.node) {
+        const TailnetNode& n = entry->node;
+        header(t, "Tailscale-User", n.user.empty() ? n.login : n.user);
+        header(t, "Tailscale-Login", n.login);
+        header(t, "Tailscale-Name", n.name);
+        header(t, "Tailscale-Node", n.id);
+        header(t, "Tailscale-Tags", entry->tags_header);
+      }
+      finish(t, {}, keep_alive, false);
+    });
     return;
   }
+
+  // Read once, before the two passes: both must see the same values.
+  const LimitPolicy* const limit = d.limit();
+  const bool rate_limited = d.reason == Reason::rate_limit;
+  const bool banned = d.reason == Reason::ban;
+  const bool retry_known = rate_limited || banned;
+  const std::int64_t retry = retry_known ? retry_after_seconds(d.retry_after_ns) : 0;
+  // Until when, as Unix time: the decision's clock is monotonic, so measure from now. On the
+  // stack: a banned client's flood formats without allocating.
+  char until[kUtcSecondsBytes + 1] = {};
+  if (banned) {
+    write_utc_seconds(until, (unix_ns() + d.retry_after_ns) / 1'000'000'000);
+    until[kUtcSecondsBytes] = 'Z';
+  }
+  const CrowdsecDecision* const crowdsec = d.reason == Reason::crowdsec ? d.crowdsec : nullptr;
 
   // Reused per thread: a flood of denials formats without allocating.
   thread_local std::string body;
   body.clear();
-  body += "{\"type\":\"about:blank\",\"title\":";
-  append_json_string(body,
-                     d.reason == Reason::rate_limit ? "Too Many Requests" : status_text(status));
-  body += ",\"status\":";
-  append_int(body, status);
-  body += ",\"reason\":";
-  append_json_string(body, to_string(d.reason));
-  body += ",\"route\":";
-  append_json_string(body, route);
-  if (d.reason == Reason::rate_limit) {
-    const std::int64_t retry = retry_after_seconds(d.retry_after_ns);
-    const LimitPolicy* limit = d.limit();
-    body += ",\"limit\":";
-    append_json_string(body, limit != nullptr ? std::string_view(limit->name) : "");
-    body += ",\"retry_after\":";
-    append_int(body, retry);
-    out += "Retry-After: ";
-    append_int(out, retry);
-    out += "\r\n";
-    if (limit != nullptr) {
-      header(out, "RateLimit-Policy", limit->rate_limit_policy);
-      out += "RateLimit: \"";
-      out += limit->name;
-      out += "\";r=0;t=";
-      append_int(out, retry);
-      out += "\r\n";
+  append(body, [&](auto& t) {
+    problem_start(t, rate_limited ? "Too Many Requests" : status_text(status), status);
+    t.text(",\"reason\":");
+    t.json(to_string(d.reason));
+    t.text(",\"route\":");
+    t.json(route);
+    if (rate_limited) {
+      t.text(",\"limit\":");
+      t.json(limit != nullptr ? std::string_view(limit->name) : "");
+      t.text(",\"retry_after\":");
+      t.number(retry);
     }
-  }
-  if (d.reason == Reason::ban) {
-    // Until when, as Unix time: the decision's clock is monotonic, so measure from now.
-    const std::int64_t retry = retry_after_seconds(d.retry_after_ns);
-    body += ",\"until\":";
-    append_json_string(body, format_rfc3339(unix_ns() + d.retry_after_ns));
-    body += ",\"retry_after\":";
-    append_int(body, retry);
-    if (const LimitPolicy* limit = d.limit()) {
-      body += ",\"limit\":";
-      append_json_string(body, limit->name);
+    if (banned) {
+      t.text(",\"until\":");
+      t.json(std::string_view(until, sizeof until));
+      t.text(",\"retry_after\":");
+      t.number(retry);
+      if (limit != nullptr) {
+        t.text(",\"limit\":");
+        t.json(limit->name);
+      }
     }
-    out += "Retry-After: ";
-    append_int(out, retry);
-    out += "\r\n";
-  }
-  if (d.reason == Reason::crowdsec && d.crowdsec != nullptr) {
-    body += ",\"scenario\":";
-    append_json_string(body, d.crowdsec->scenario());
-    body += ",\"decision\":";
-    append_json_string(body, d.crowdsec->type_name());
-  }
-  body += ",\"detail\":";
-  append_json_string(body, deny_detail(d));
-  body += "}";
-  finish(out, body, keep_alive, true);
+    if (crowdsec != nullptr) {
+      t.text(",\"scenario\":");
+      t.json(crowdsec->scenario());
+      t.text(",\"decision\":");
+      t.json(crowdsec->type_name());
+    }
+    t.text(",\"detail\":");
+    t.json(deny_detail(d));
+    t.text("}");
+  });
+  append(out, [&](auto& t) {
+    status_line(t, status);
+    header(t, "X-Edgeguard-Route", route);
+    if (retry_known) number_header(t, "Retry-After", retry);
+    if (rate_limited && limit != nullptr) {
+      header(t, "RateLimit-Policy", limit->rate_limit_policy);
+      t.text("RateLimit: \"");
+      t.text(limit->name);
+      t.text("\";r=0;t=");
+      t.number(retry);
+      t.text("\r\n");
+    }
+    finish(t, body, keep_alive, true);
+  });
 }
 
 void write_bad_request(std::string& out, const BadRequest& bad, bool keep_alive) {
-  status_line(out, 400);
-  std::string body =
-      "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,\"header\":";
-  append_json_string(body, bad.header);
-  body += ",\"detail\":";
   std::string detail(bad.header);
   detail += ' ';
   detail += bad.problem;
-  append_json_string(body, detail);
-  body += "}";
-  finish(out, body, keep_alive, true);
+  std::string body;
+  append(body, [&](auto& t) {
+    problem_start(t, "Bad Request", 400);
+    t.text(",\"header\":");
+    t.json(bad.header);
+    t.text(",\"detail\":");
+    t.json(detail);
+    t.text("}");
+  });
+  append(out, [&](auto& t) {
+    status_line(t, 400);
+    finish(t, body, keep_alive, true);
+  });
 }
 
 void write_protocol_error(std::string& out, int status, std::string_view detail) {
-  status_line(out, status);
-  std::string body = "{\"type\":\"about:blank\",\"title\":";
-  append_json_string(body, status_text(status));
-  body += ",\"status\":";
-  append_int(body, status);
-  body += ",\"detail\":";
-  append_json_string(body, detail);
-  body += "}";
-  finish(out, body, false, true);
+  std::string body;
+  append(body, [&](auto& t) {
+    problem_start(t, status_text(status), status);
+    t.text(",\"detail\":");
+    t.json(detail);
+    t.text("}");
+  });
+  append(out, [&](auto& t) {
+    status_line(t, status);
+    finish(t, body, false, true);
+  });
 }
 
 }  // namespace edgeguard
