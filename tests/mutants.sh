@@ -260,30 +260,26 @@ mutant slow-request-gets-idle-timeout guard/server/session.cpp \
   'if (timer_armed_ && timer_.expiry().time_since_epoch() > std::chrono::nanoseconds(deadline_)) {' \
   'if (false) {' \
   server_tests '^ServerTest\.AKeepAliveConnectionThatStartsASlowRequest'
-mutant json-word-search-misses-quote guard/log/json_string.h \
+mutant json-word-search-misses-quote guard/text/json_string.h \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\"') | swar::equal_to(w, '\\\\');" \
   "swar::below_or_del(w, 0x20) | swar::equal_to(w, '\\\\');" \
   unit_tests '^JsonString\.EveryByte'
-mutant json-bound-short-of-worst-case guard/log/json_string.h \
+mutant json-bound-short-of-worst-case guard/text/json_string.h \
   'return 2 + 6 * n;' \
   'return 2 + 5 * n;' \
   unit_tests '^JsonString\.TheWorstCase'
-mutant log-line-number-bound-short guard/log/event_log.cpp \
-  'constexpr std::size_t kNumberBytes = 20;' \
-  'constexpr std::size_t kNumberBytes = 19;' \
-  unit_tests '^EventLog\.TheLongestValues'
-mutant header-value-last-word-unchecked guard/http/response_text.h \
+mutant text-without-controls-last-word-unchecked guard/text/sized_text.h \
   'return swar::below_or_del(swar::load8(p + n - 8), 0x20) != 0;' \
   'return false;' \
-  unit_tests '^ResponseText\.HeaderValuesLoseControlBytesAnywhere$'
-mutant header-value-keeps-controls guard/http/response_text.h \
+  unit_tests '^SizedText\.TextWithoutControlsLosesThemAnywhere$'
+mutant header-value-keeps-controls guard/text/sized_text.h \
   'if (u >= 0x20 && u != 0x7f) *out++ = c;' \
   'if (u != 0x7f) *out++ = c;' \
   unit_tests '^Response\.AnEnrolledNodesIdentityCannotSplitTheResponse$'
-mutant response-number-count-short guard/http/response_text.h \
+mutant number-count-short guard/text/sized_text.h \
   'void number(std::int64_t) { size_ += kNumberBytes; }' \
-  'void number(std::int64_t) { size_ += 2; }' \
-  unit_tests '^ResponseText\.EachPieceWritesNoMoreThanItCounted$'
+  'void number(std::int64_t) { size_ += 19; }' \
+  unit_tests '^SizedText\.EachPieceWritesNoMoreThanItCounted$'
 mutant name-compare-skips-last-word guard/text/swar.h \
   'return lower_ascii(load8(a.data() + n - 8)) == load8(lower.data() + n - 8);' \
   'return true;' \

@@ -1,7 +1,7 @@
 #include "guard/admin/ban_endpoints.h"
 
 #include "guard/admin/ban_request.h"
-#include "guard/log/json_string.h"
+#include "guard/text/json_string.h"
 #include "guard/text/rfc3339.h"
 
 namespace edgeguard {

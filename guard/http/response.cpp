@@ -1,13 +1,13 @@
 #include "guard/http/response.h"
 
 #include "guard/clock/clock.h"
-#include "guard/http/response_text.h"
 #include "guard/text/rfc3339.h"
+#include "guard/text/sized_text.h"
 
 namespace edgeguard {
 namespace {
 
-using response_text::append;
+using sized_text::append;
 
 template <class Pieces>
 void status_line(Pieces& t, int status) {
@@ -18,12 +18,12 @@ void status_line(Pieces& t, int status) {
   t.text("\r\n");
 }
 
-// Values from node lists or the policy lose their control bytes (write_header_value).
+// Values from node lists or the policy lose their control bytes (write_without_controls).
 template <class Pieces>
 void header(Pieces& t, std::string_view name, std::string_view value) {
   t.text(name);
   t.text(": ");
-  t.header_value(value);
+  t.text_without_controls(value);
   t.text("\r\n");
 }
 

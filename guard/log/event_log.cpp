@@ -3,13 +3,11 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 
-#include "guard/log/json_string.h"
 #include "guard/text/rfc3339.h"
+#include "guard/text/sized_text.h"
 
 namespace edgeguard {
 namespace {
@@ -43,55 +41,36 @@ char* write_timestamp(char* out) {
   return out + 5;
 }
 
-char* put(char* out, std::string_view s) {
-  std::memcpy(out, s.data(), s.size());
-  return out + s.size();
-}
-
 thread_local std::string t_buffer;
 
 }  // namespace
 
-// The line is sized once, to the most it can take, and written with plain stores: appended piece
-// by piece, a decision line made about forty appends, each checking the string's capacity
-// (bench/README.md, "Log names written as they are"). Sizing zero-fills the bound, six times
-// each string value: about the cost of copying it, and a thread's buffer keeps that capacity.
+// The line is sized once and written with plain stores (guard/text/sized_text.h).
 void format_log_line(std::string& out, LogName level, LogName event,
                      std::initializer_list<LogField> fields) {
-  // The bound and the writes below add up the same pieces: a byte written is a byte counted.
-  static constexpr std::string_view kTs = "{\"ts\":\"", kLevel = "\",\"level\":\"",
-                                    kEvent = "\",\"event\":\"", kEventEnd = "\"", kNameOpen = ",\"",
-                                    kNameClose = "\":", kEnd = "}\n";
-  constexpr std::size_t kNumberBytes = 20;  // "-9223372036854775808"
-  std::size_t bound = kTs.size() + kTimestampBytes + kLevel.size() + level.text().size() +
-                      kEvent.size() + event.text().size() + kEventEnd.size() + kEnd.size();
-  for (const auto& [name, value] : fields) {
-    bound += kNameOpen.size() + name.text().size() + kNameClose.size() +
-             (value.is_number ? kNumberBytes : json_string_bound(value.text.size()));
-  }
-  const std::size_t at = out.size();
-  out.resize(at + bound);
-  char* p = out.data() + at;
-  // Level, event and field names were checked when compiled (LogName): nothing to escape.
-  p = put(p, kTs);
-  p = write_timestamp(p);
-  p = put(p, kLevel);
-  p = put(p, level.text());
-  p = put(p, kEvent);
-  p = put(p, event.text());
-  p = put(p, kEventEnd);
-  for (const auto& [name, value] : fields) {
-    p = put(p, kNameOpen);
-    p = put(p, name.text());
-    p = put(p, kNameClose);
-    if (value.is_number) {
-      p = std::to_chars(p, p + kNumberBytes, value.number).ptr;
-    } else {
-      p = write_json_string(p, value.text);
+  char timestamp[kTimestampBytes];  // read once: both passes write the same time
+  write_timestamp(timestamp);
+  sized_text::append(out, [&](auto& t) {
+    // Level, event and field names were checked when compiled (LogName): nothing to escape.
+    t.text("{\"ts\":\"");
+    t.text(std::string_view(timestamp, kTimestampBytes));
+    t.text("\",\"level\":\"");
+    t.text(level.text());
+    t.text("\",\"event\":\"");
+    t.text(event.text());
+    t.text("\"");
+    for (const auto& [name, value] : fields) {
+      t.text(",\"");
+      t.text(name.text());
+      t.text("\":");
+      if (value.is_number) {
+        t.number(value.number);
+      } else {
+        t.json(value.text);
+      }
     }
-  }
-  p = put(p, kEnd);
-  out.resize(static_cast<std::size_t>(p - out.data()));
+    t.text("}\n");
+  });
 }
 
 void log_event(LogName level, LogName event, std::initializer_list<LogField> fields) {

@@ -1,6 +1,6 @@
 #pragma once
 // Eight bytes at a time: the word tests that let the request-head scanner (guard/http/
-// head_scanner.h) and the JSON string writer (guard/log/json_string.h) skip plain text without
+// head_scanner.h) and the JSON string writer (guard/text/json_string.h) skip plain text without
 // a branch per byte, and the case-blind name compare of the ForwardAuth parser. Each test sets the
 // high bit of a byte that matches; a borrow can set spurious bits, but only in bytes above a true
 // match, so the lowest flag is always exact.

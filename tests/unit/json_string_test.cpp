@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "guard/log/json_string.h"
+#include "guard/text/json_string.h"
 
 namespace edgeguard {
 namespace {

@@ -1,7 +1,6 @@
-// The response bytes (guard/http/response.cpp, response_text.h): header values that a node list
-// controls lose their control bytes wherever they stand (no response splitting); a denial's
-// problem body is framed by its Content-Length and parses; what was already in the output
-// buffer stays as it was.
+// The response bytes (guard/http/response.cpp): header values that a node list controls lose
+// their control bytes (no response splitting); a denial's problem body is framed by its
+// Content-Length and parses; what was already in the output buffer stays as it was.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,82 +10,11 @@
 
 #include "guard/clock/clock.h"
 #include "guard/http/response.h"
-#include "guard/http/response_text.h"
 #include "guard/tailnet/node_directory.h"
 #include "guard/text/rfc3339.h"
 
 namespace edgeguard {
 namespace {
-
-// The filter as one byte at a time would do it: what the word-at-a-time search must equal.
-std::string without_controls(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) out += c;
-  }
-  return out;
-}
-
-std::string header_value(std::string_view s) {
-  std::string out(s.size() + 2, '#');
-  char* end = response_text::write_header_value(out.data() + 1, s);
-  EXPECT_LE(end, out.data() + 1 + s.size());
-  return std::string(out.data() + 1, end);
-}
-
-TEST(ResponseText, HeaderValuesLoseControlBytesAnywhere) {
-  EXPECT_EQ(header_value(""), "");
-  EXPECT_EQ(header_value("caf\xc3\xa9 \"tag:admin\""), "caf\xc3\xa9 \"tag:admin\"");  // kept
-  // Every length up to three words, a control byte at every place: in a whole word, in the
-  // last word that overlaps the one before, and in values shorter than a word.
-  for (const char control : {'\r', '\n', '\0', '\t', '\x1f', '\x7f'}) {
-    for (std::size_t n = 1; n <= 24; ++n) {
-      for (std::size_t at = 0; at < n; ++at) {
-        std::string value(n, 'a');
-        for (std::size_t i = 0; i < n; ++i) value[i] = static_cast<char>('a' + i % 26);
-        value[at] = control;
-        EXPECT_EQ(header_value(value), without_controls(value)) << "n=" << n << " at=" << at;
-      }
-    }
-  }
-}
-
-TEST(ResponseText, AppendKeepsWhatWasThereAndWritesWhatItCounted) {
-  std::string out = "before|";
-  response_text::append(out, [](auto& t) {
-    t.text("n=");
-    t.number(-9223372036854775807LL - 1);
-    t.text(" v=");
-    t.header_value("a\r\nb");
-    t.text(" j=");
-    t.json("\"\x01");
-  });
-  EXPECT_EQ(out, "before|n=-9223372036854775808 v=ab j=\"\\\"\\u0001\"");
-}
-
-// Each piece at its longest writes no more than the first pass counted for it: the bound the
-// output is resized to holds whatever the second pass writes.
-template <class Piece>
-void expect_within_count(Piece piece, std::ptrdiff_t expected) {
-  response_text::Counter counter;
-  piece(counter);
-  std::string buf(counter.size() + 64, '#');
-  response_text::Writer writer(buf.data());
-  piece(writer);
-  EXPECT_EQ(writer.end() - buf.data(), expected);
-  EXPECT_LE(writer.end() - buf.data(), static_cast<std::ptrdiff_t>(counter.size()));
-}
-
-TEST(ResponseText, EachPieceWritesNoMoreThanItCounted) {
-  const std::string controls(40, '\x01');
-  const std::string plain(40, 'a');
-  expect_within_count([](auto& t) { t.number(-9223372036854775807LL - 1); }, 20);
-  expect_within_count([](auto& t) { t.number(9223372036854775807LL); }, 19);
-  expect_within_count([&](auto& t) { t.json(controls); }, 2 + 6 * 40);
-  expect_within_count([&](auto& t) { t.header_value(plain); }, 40);
-  expect_within_count([&](auto& t) { t.text(plain); }, 40);
-}
 
 // Splits one response into its head lines and its body, checking the framing on the way.
 struct Parsed {
