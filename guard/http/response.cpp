@@ -139,11 +139,8 @@ void write_decision(std::string& out, const Decision& d, const Facts& facts, boo
   const std::int64_t retry = retry_known ? retry_after_seconds(d.retry_after_ns) : 0;
   // Until when, as Unix time: the decision's clock is monotonic, so measure from now. On the
   // stack: a banned client's flood formats without allocating.
-  char until[kUtcSecondsBytes + 1] = {};
-  if (banned) {
-    write_utc_seconds(until, (unix_ns() + d.retry_after_ns) / 1'000'000'000);
-    until[kUtcSecondsBytes] = 'Z';
-  }
+  char until[kRfc3339Bytes] = {};
+  if (banned) write_rfc3339(until, unix_ns() + d.retry_after_ns);
   const CrowdsecDecision* const crowdsec = d.reason == Reason::crowdsec ? d.crowdsec : nullptr;
 
   // Reused per thread: a flood of denials formats without allocating.

@@ -49,10 +49,17 @@ std::string format_rfc3339_seconds(std::int64_t unix_s) {
   return out;
 }
 
-std::string format_rfc3339(std::int64_t unix_ns) {
+void write_rfc3339(char* out, std::int64_t unix_ns) {
   std::int64_t secs = unix_ns / 1'000'000'000;
   if (unix_ns < 0 && unix_ns % 1'000'000'000 != 0) --secs;
-  return format_rfc3339_seconds(secs);
+  write_utc_seconds(out, secs);
+  out[kUtcSecondsBytes] = 'Z';
+}
+
+std::string format_rfc3339(std::int64_t unix_ns) {
+  std::string out(kRfc3339Bytes, 'Z');
+  write_rfc3339(out.data(), unix_ns);
+  return out;
 }
 
 }  // namespace edgeguard

@@ -13,7 +13,12 @@ namespace edgeguard {
 inline constexpr std::size_t kUtcSecondsBytes = 19;
 void write_utc_seconds(char* out, std::int64_t unix_s);
 
-// The same with its "Z": seconds as given, or nanoseconds rounded down to the second.
+// The same with its "Z", kRfc3339Bytes written to `out`: Unix nanoseconds rounded down to the
+// second. For a caller that must not allocate (a ban's answer).
+inline constexpr std::size_t kRfc3339Bytes = kUtcSecondsBytes + 1;
+void write_rfc3339(char* out, std::int64_t unix_ns);
+
+// The same as strings: seconds as given, or nanoseconds rounded down to the second.
 std::string format_rfc3339_seconds(std::int64_t unix_s);
 std::string format_rfc3339(std::int64_t unix_ns);
 
