@@ -2,7 +2,7 @@
 
 #include <boost/beast/http.hpp>
 
-#include "guard/text/json_string.h"
+#include "guard/text/sized_text.h"
 
 namespace edgeguard {
 

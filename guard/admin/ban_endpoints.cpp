@@ -1,8 +1,8 @@
 #include "guard/admin/ban_endpoints.h"
 
 #include "guard/admin/ban_request.h"
-#include "guard/text/json_string.h"
 #include "guard/text/rfc3339.h"
+#include "guard/text/sized_text.h"
 
 namespace edgeguard {
 namespace {

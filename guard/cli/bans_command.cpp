@@ -11,7 +11,7 @@
 #include "guard/cli/admin_client.h"
 #include "guard/cli/args.h"
 #include "guard/cli/commands.h"
-#include "guard/text/json_string.h"
+#include "guard/text/sized_text.h"
 
 namespace edgeguard {
 namespace {

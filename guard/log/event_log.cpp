@@ -25,9 +25,9 @@ void write_all(std::string_view s) {
   }
 }
 
-// Writes the time now as 2006-01-02T15:04:05.000Z (kTimestampBytes) and returns the end.
+// Writes the time now as 2006-01-02T15:04:05.000Z: kTimestampBytes.
 constexpr std::size_t kTimestampBytes = kUtcSecondsBytes + 5;
-char* write_timestamp(char* out) {
+void write_timestamp(char* out) {
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
   write_utc_seconds(out, ms.count() / 1000);  // the clock is past 1970: no negative remainder
@@ -38,7 +38,6 @@ char* write_timestamp(char* out) {
   out[2] = static_cast<char>('0' + f / 10 % 10);
   out[3] = static_cast<char>('0' + f % 10);
   out[4] = 'Z';
-  return out + 5;
 }
 
 thread_local std::string t_buffer;

@@ -1,10 +1,11 @@
 #pragma once
 // A JSON string literal, quotes included: what logs and problem+json bodies both write.
 // Control characters are escaped, so nothing a client or a node list sends can break a line.
+// Written at a pointer with room for its bound; append_json_string (guard/text/sized_text.h)
+// appends one to a string.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <string>
 #include <string_view>
 
 #include "guard/text/swar.h"
@@ -66,13 +67,6 @@ inline char* write_json_string(char* out, std::string_view s) {
   }
   *out++ = '"';
   return out;
-}
-
-inline void append_json_string(std::string& out, std::string_view s) {
-  const std::size_t at = out.size();
-  out.resize(at + json_string_bound(s.size()));
-  char* const end = write_json_string(out.data() + at, s);
-  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 }  // namespace edgeguard

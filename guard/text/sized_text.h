@@ -105,3 +105,14 @@ void append(std::string& out, Compose&& compose) {
 }
 
 }  // namespace edgeguard::sized_text
+
+namespace edgeguard {
+
+// Appends `s` as a JSON string to `out`: one piece, sized once. For text built a value at a time
+// (the admin API's answers); a whole line or response composes its pieces with
+// sized_text::append.
+inline void append_json_string(std::string& out, std::string_view s) {
+  sized_text::append(out, [&](auto& t) { t.json(s); });
+}
+
+}  // namespace edgeguard

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "guard/text/json_string.h"
+#include "guard/text/sized_text.h"
 
 namespace edgeguard {
 namespace {
